@@ -1,0 +1,37 @@
+# The two commands of the project. Both set everything up first (idempotent):
+#   make demo   run the whole workflow on the embedded demo corpus
+#   make test   run the whole test suite (CI runs this through .ci/run)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= 2
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: its CPU wheel is local, and a bare `torch` requirement
+# would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml envs/install-system-tools.sh
+	bash envs/install-system-tools.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES) all
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,3 @@
+# Stage: audio (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["audio"] = []

@@ -1,0 +1,3 @@
+# Stage: demo (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["demo"] = []

@@ -1,0 +1,3 @@
+# Stage: detector (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["detector"] = []

@@ -1,0 +1,3 @@
+# Stage: evaluate (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["evaluate"] = []

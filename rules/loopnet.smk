@@ -1,0 +1,3 @@
+# Stage: loopnet (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["loopnet"] = []

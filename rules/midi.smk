@@ -1,0 +1,3 @@
+# Stage: midi (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["midi"] = []

@@ -1,0 +1,3 @@
+# Stage: symbolic (see ../shared/DESIGN.md for what it owns).
+
+TARGETS["symbolic"] = []

@@ -1,0 +1,34 @@
+"""The `loopgen` command for people: look into results and listen to them.
+
+Each subcommand lives next to the code it uses; this file only routes to it, importing lazily so
+`loopgen --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, function that adds its arguments, function that runs it, one-line help)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loopgen", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, add_args, _run, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        getattr(importlib.import_module(module), add_args)(p)
+    args = parser.parse_args(argv)
+    module, _add, run, _help = COMMANDS[args.command]
+    try:
+        return getattr(importlib.import_module(module), run)(args) or 0
+    except (FileNotFoundError, ValueError) as error:
+        print(f"loopgen {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""What every trained model shares: device choice, seeding, the cosine schedule, resumable
+checkpoints and the model contract of DESIGN.md (state dict + JSON of hyper-parameters).
+
+Models themselves live one per file in loopgen.models; their training loops use these helpers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """'auto' -> CUDA when present, else CPU. Asking for 'cuda' without one is an error."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but no CUDA device is available (use auto or cpu)")
+    return torch.device(preference)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return a torch generator for data order."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def cosine_lr(step: int, total_steps: int, lr_max: float, lr_min: float) -> float:
+    """Cosine decay from lr_max at step 0 to lr_min at total_steps."""
+    progress = min(step / max(total_steps, 1), 1.0)
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * progress))
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Checkpoint:
+    """A resumable training state in a folder that is NOT a Snakemake output (Snakemake deletes
+    outputs before a rerun, which would throw the progress away).
+
+    state is a dict of state_dicts (model, optimiser, ...) plus plain values (epoch, history, RNG).
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / "checkpoint.pt"
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=False)
+
+    def save(self, state: dict) -> None:
+        _atomic_torch_save(state, self.path)
+
+
+def rng_state() -> dict:
+    """Every RNG a training loop draws from, so a resumed run continues the same random stream."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_model(folder: str | os.PathLike, model: torch.nn.Module, hparams, extras: dict | None = None) -> None:
+    """DESIGN.md model contract: <folder>/model.pt (plain state dict, loadable with weights_only=True)
+    and <folder>/model.json (hyper-parameters dataclass + extras such as normalisers or thresholds)."""
+    folder = Path(folder)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_torch_save(state, folder / "model.pt")
+    meta = {"hparams": dataclasses.asdict(hparams), **(extras or {})}
+    tmp = folder / f".model.json.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(meta, indent=2, default=_jsonable))
+    os.replace(tmp, folder / "model.json")
+
+
+def load_model(folder: str | os.PathLike, model_class, hparams_class, device="cpu"):
+    """Inverse of save_model: returns (model in eval mode, hparams, extras)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "model.json").read_text())
+    hparams = hparams_class(**meta.pop("hparams"))
+    model = model_class(hparams)
+    model.load_state_dict(torch.load(folder / "model.pt", map_location=device, weights_only=True))
+    return model.to(device).eval(), hparams, meta
+
+
+def _jsonable(value):
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
