@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml envs/install-system-tools.sh
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# timbral_models' setup.py names the withdrawn 'sklearn' package; its real dependencies are in pyproject.toml.
+	$(BIN)/pip install --quiet --no-deps timbral_models==0.4.0
 	touch $(STAMP)
 
 demo: setup
