@@ -1,3 +1,60 @@
-# Stage: midi (see ../shared/DESIGN.md for what it owns).
+# Stage: midi (SPEC section 1). Raw MIDI tree (config midi.raw_dir; the demo rule makes
+# resources/demo/lmd) -> one phrase shard and one files table per shard -> results/midi/files.parquet,
+# where every raw file has one row: accepted with its phrase count, or rejected with a reason.
 
-TARGETS["midi"] = []
+MIDI_CODE = ("midi.py", "roll.py", "shards.py", "tables.py")
+# Everything in the midi section except where the files are and how they are split: a change to
+# any of these (a threshold, the bass programs, ...) reruns the shards, and nothing upstream.
+MIDI_SETTINGS = {key: value for key, value in config["midi"].items() if key not in ("raw_dir", "n_shards")}
+
+
+rule extract_phrases:
+    input:
+        raw=config["midi"]["raw_dir"],
+    output:
+        phrases="results/midi/phrases/shard-{shard}.parquet",
+        files="results/midi/files/shard-{shard}.parquet",
+    params:
+        settings=MIDI_SETTINGS,
+        n_shards=config["midi"]["n_shards"],
+        code=code_version(*MIDI_CODE),
+    log:
+        "logs/midi/extract_phrases-{shard}.log",
+    benchmark:
+        "logs/midi/extract_phrases-{shard}.benchmark.tsv"
+    # One core, bounded memory: rows stream to Parquet in groups of 20k phrases, so the peak is the
+    # interpreter with numpy/pyarrow (~200 MB measured by benchmarks/bench_midi.py) plus one file.
+    # Runtime: LMD-full is 178k files at ~3-5 ms each on one core (bench_midi.py), ~15 min in all;
+    # each shard gets 4x its share, at least 10 min.
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=max(10, 4 * 15 // config["midi"]["n_shards"]),
+    script:
+        "../workflow/scripts/extract_phrases.py"
+
+
+rule merge_midi_files:
+    input:
+        expand("results/midi/files/shard-{shard}.parquet", shard=shards("midi")),
+    output:
+        "results/midi/files.parquet",
+    params:
+        code=code_version("midi.py", "tables.py"),
+    log:
+        "logs/midi/merge_midi_files.log",
+    benchmark:
+        "logs/midi/merge_midi_files.benchmark.tsv"
+    # 178k rows of short strings: well under a second and 500 MB.
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow/scripts/merge_midi_files.py"
+
+
+TARGETS["midi"] = [
+    *expand("results/midi/phrases/shard-{shard}.parquet", shard=shards("midi")),
+    "results/midi/files.parquet",
+]
