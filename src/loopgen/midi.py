@@ -32,7 +32,7 @@ import logging
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -710,7 +710,9 @@ class _StreamingTable:
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        from loopgen.tables import temporary_path
+
+        self.tmp = temporary_path(self.path)
         self.schema, self.rows_per_group = schema, rows_per_group
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.pending: list[pa.Table] = []

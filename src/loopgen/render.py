@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from loopgen.tables import temporary_path
+
 SAMPLE_RATE = 44100
 DRUM_CHANNEL = 9
 GAIN = 0.5  # FluidSynth's master gain: dense GM mixes stay well below int16 clipping
@@ -119,7 +121,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     try:
         soundfile.write(tmp, to_int16(audio, channels), sample_rate, subtype="PCM_16", format="WAV")
         os.replace(tmp, path)

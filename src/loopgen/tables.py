@@ -7,6 +7,7 @@ writes its tables through these two functions.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +16,22 @@ import pyarrow.parquet as pq
 
 class SchemaMismatch(ValueError):
     pass
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """A private name next to `path` to write it under before renaming it into place.
+
+    Removes what writers of the same file (or folder) left when they were killed (SIGKILL,
+    scancel): Snakemake never runs two jobs for one output at once, so any other temporary of
+    `path` is stale.
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def write_table(table: pa.Table | list[dict], path: str | os.PathLike, schema: pa.Schema) -> None:
@@ -26,7 +43,7 @@ def write_table(table: pa.Table | list[dict], path: str | os.PathLike, schema: p
         table = table.cast(schema)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)

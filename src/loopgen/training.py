@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from loopgen.tables import temporary_path
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """'auto' -> CUDA when present, else CPU. Asking for 'cuda' without one is an error."""
@@ -42,7 +44,7 @@ def cosine_lr(step: int, total_steps: int, lr_max: float, lr_min: float) -> floa
 
 def _atomic_torch_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
@@ -89,7 +91,7 @@ def save_model(folder: str | os.PathLike, model: torch.nn.Module, hparams, extra
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _atomic_torch_save(state, folder / "model.pt")
     meta = {"hparams": dataclasses.asdict(hparams), **(extras or {})}
-    tmp = folder / f".model.json.tmp-{os.getpid()}"
+    tmp = temporary_path(folder / "model.json")
     tmp.write_text(json.dumps(meta, indent=2, default=_jsonable))
     os.replace(tmp, folder / "model.json")
 

@@ -12,7 +12,7 @@ from loopgen.audio.features import FEATURE_SCHEMA, TIMBRE_NAMES
 from loopgen.audio.pipeline import check_loops, extract_shard, segment_shard, stats_of_shards
 from loopgen.audio.segments import SEGMENT_SCHEMA, pcm_array
 from loopgen.config import load_schema, validate
-from loopgen.tables import write_table
+from loopgen.tables import read_table, write_table
 
 GROOVE = ["k...s...k.k.s...", "k...s...k.k.s.h."]
 
@@ -65,7 +65,7 @@ def checked(dump, audio_config):
     return check_loops(dump, "metadata.csv", a["tempo"], a["segments"], a["bar_corr"], seed=1, n_shards=1)
 
 
-def test_every_file_and_metadata_row_has_one_row_with_its_reason(checked):
+def test_every_file_and_metadata_row_has_one_row_with_its_reason(checked, tmp_path):
     rows, _ = checked
     by_file = {r["file"]: r for r in rows}
     assert len(rows) == len(by_file) == 13
@@ -85,7 +85,8 @@ def test_every_file_and_metadata_row_has_one_row_with_its_reason(checked):
     }
     assert reasons["audio/wrong_bpm.wav"].startswith("tempo confidence 0.") and reasons["audio/wrong_bpm.wav"].endswith("≤ 0.99")
     assert reasons["audio/text.wav"] == "unreadable audio: Format not recognised."
-    write_table(rows, "/dev/null", LOOP_SCHEMA)  # the rows fit the schema
+    write_table(rows, tmp_path / "loops.parquet", LOOP_SCHEMA)  # the rows fit the schema
+    assert read_table(tmp_path / "loops.parquet", LOOP_SCHEMA).num_rows == len(rows)
 
 
 def test_accepted_loops_carry_tempo_segments_and_notes(checked):

@@ -15,7 +15,6 @@ import csv
 import io
 import logging
 import os
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pyarrow as pa
 
 from loopgen.demo import patterns as pt
 from loopgen.demo.plans import shuffled_plan
-from loopgen.tables import write_table
+from loopgen.tables import temporary_path, write_table
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +208,7 @@ def write_audio_corpus(dump: str | os.PathLike, labels_path: str | os.PathLike, 
     dump = Path(dump)
     if dump.exists() and any(dump.iterdir()):
         raise FileExistsError(f"{dump}: demo audio dump exists and is not empty; remove it first")
-    staging = dump.with_name(f".{dump.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = temporary_path(dump)  # also clears the staging folders of killed runs
     (staging / "audio").mkdir(parents=True)
     plans = _Plans(n_files, seed)
     metadata, labels = [], []

@@ -14,7 +14,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pyarrow as pa
 from loopgen.demo.plans import shuffled_plan
 from loopgen.demo.songs import BASS_PROGRAMS, Song, SongOptions, compose
 from loopgen.roll import BASS_HIGH, BASS_LOW, DRUM_NOTE_TO_COLUMN, N_BARS, N_COLS, N_DRUM, STEPS_PER_BAR
-from loopgen.tables import write_table
+from loopgen.tables import temporary_path, write_table
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +207,7 @@ def write_midi_corpus(tree: str | os.PathLike, labels_path: str | os.PathLike, n
     tree = Path(tree)
     if tree.exists() and any(tree.iterdir()):
         raise FileExistsError(f"{tree}: demo MIDI tree exists and is not empty; remove it first")
-    staging = tree.with_name(f".{tree.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = temporary_path(tree)  # also clears the staging folders of killed runs
     rows, kinds = [], Counter()
     for index, kind in enumerate(file_plan(n_files, seed)):
         data, is_loop = make_file(kind, index, seed)
