@@ -1,3 +1,243 @@
-# Stage: symbolic (see ../shared/DESIGN.md for what it owns).
+# Stage: symbolic generation (SPEC section 3). The loop set -> VQ-VAE -> code sequences -> LSTM
+# prior -> generated loops per sampling mode (+ MIDI/WAV to listen to) -> rejection sweep.
+#   train_vqvae      results/loops/shard-*.parquet -> results/models/vqvae/ + training curve
+#   encode_loops     every loop's 32 codes and split -> results/symbolic/codes.parquet
+#   train_prior      codes of the VQ-VAE's training songs -> results/models/lstm_prior/ + curve
+#   sample_loops     per mode -> results/samples/vqvae_lstm/{mode}.parquet (sample_id, roll, loop_score)
+#   listen_samples   per mode, the first n_listen loops -> results/samples/vqvae_lstm/listen/{mode}/*.mid|wav
+#   rejection_sweep  per loop-score limit -> results/samples/vqvae_lstm/rejection/{mode}-limit-{limit}.parquet
+#   rejection_table  acceptance rate per limit -> results/samples/vqvae_lstm/rejection/acceptance.{csv,md,parquet}
+# Resource comments are for the paper's 752k loops (the demo needs a fraction); the measured rates
+# are in benchmarks/bench_vqvae_train.py and benchmarks/bench_sampling.py.
+# Every rule takes one thread: on a GPU the CPU only feeds it, and on CPU these small convolutions
+# and LSTM steps gain little from a second thread (on the 2-core demo machine two threads cost 10x
+# the CPU time of one); Snakemake runs two jobs side by side instead. For paper-scale sampling on a
+# many-core machine without GPU, raise it: --set-threads sample_loops=16 rejection_sweep=16.
 
-TARGETS["symbolic"] = []
+VQVAE_DIR = "results/models/vqvae"
+PRIOR_DIR = "results/models/lstm_prior"
+SAMPLES_DIR = "results/samples/vqvae_lstm"
+SYMBOLIC_CODE = ("symbolic.py", "sampling.py", "models/vqvae.py", "models/lstm_prior.py", "training.py", "roll.py")
+SAMPLING = config["sampling"]
+REJECTION = SAMPLING["rejection"]
+LOOP_SHARDS = expand("results/loops/shard-{shard}.parquet", shard=shards("midi"))
+
+
+def limit_name(limit):
+    """A rejection limit as a file-name part: None -> 'none', 0.01 -> '0.01'."""
+    return "none" if limit is None else format(limit, "g")
+
+
+if REJECTION["mode"] not in SAMPLING["modes"]:
+    sys.exit(f"config error: sampling.rejection.mode: {REJECTION['mode']!r} is not one of sampling.modes "
+             f"({', '.join(SAMPLING['modes'])})")
+if config["prior"]["seq_len"] != 128 // 2 ** config["vqvae"]["n_down"]:
+    sys.exit(f"config error: prior.seq_len: must be the VQ-VAE's 128 / 2^n_down = {128 // 2 ** config['vqvae']['n_down']}")
+REJECTION_LIMITS = {limit_name(limit): limit for limit in REJECTION["limits"]}
+MODE_PATTERN = "|".join(SAMPLING["modes"])
+
+
+rule train_vqvae:
+    input:
+        loops=LOOP_SHARDS,
+    output:
+        model=f"{VQVAE_DIR}/model.pt",
+        meta=f"{VQVAE_DIR}/model.json",
+        curve_csv="results/symbolic/vqvae_training.csv",
+        curve_png="results/symbolic/vqvae_training.png",
+    params:
+        vqvae=config["vqvae"],
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/vqvae",
+        code=code_version(*SYMBOLIC_CODE),
+    log:
+        "logs/symbolic/train_vqvae.log",
+    benchmark:
+        "logs/symbolic/train_vqvae.benchmark.tsv"
+    # Paper scale: 600k training loops x 500 epochs. The loops sit packed in memory (0.7 GB) and
+    # on the GPU; about 1-2 h on one H100 (20-30k samples/s), weeks on CPU (~300 samples/s).
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=720,
+    script:
+        "../workflow/scripts/train_vqvae.py"
+
+
+rule encode_loops:
+    input:
+        loops=LOOP_SHARDS,
+        model=rules.train_vqvae.output.model,
+        meta=rules.train_vqvae.output.meta,
+    output:
+        codes="results/symbolic/codes.parquet",
+    params:
+        device=config["device"],
+        code=code_version(*SYMBOLIC_CODE),
+    log:
+        "logs/symbolic/encode_loops.log",
+    benchmark:
+        "logs/symbolic/encode_loops.benchmark.tsv"
+    # One forward pass of the encoder over 752k loops: a minute on a GPU, ~30 min on 4 cores.
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow/scripts/encode_loops.py"
+
+
+rule train_prior:
+    input:
+        codes=rules.encode_loops.output.codes,
+    output:
+        model=f"{PRIOR_DIR}/model.pt",
+        meta=f"{PRIOR_DIR}/model.json",
+        curve_csv="results/symbolic/prior_training.csv",
+        curve_png="results/symbolic/prior_training.png",
+    params:
+        prior=config["prior"],
+        codebook_size=config["vqvae"]["codebook_size"],
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/lstm_prior",
+        code=code_version(*SYMBOLIC_CODE),
+    log:
+        "logs/symbolic/train_prior.log",
+    benchmark:
+        "logs/symbolic/train_prior.benchmark.tsv"
+    # Paper scale: 570k sequences x 31 tokens x 100 epochs through a 7.95M-weight LSTM
+    # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU.
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    script:
+        "../workflow/scripts/train_prior.py"
+
+
+rule sample_loops:
+    input:
+        vqvae=rules.train_vqvae.output.model,
+        prior=rules.train_prior.output.model,
+        detector=f"{DETECTOR_DIR}/model.pt",
+        detector_meta=f"{DETECTOR_DIR}/model.json",
+    output:
+        samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    params:
+        mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
+        n_samples=SAMPLING["n_samples"],
+        batch_size=SAMPLING["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+    log:
+        "logs/symbolic/sample_loops-{mode}.log",
+    benchmark:
+        "logs/symbolic/sample_loops-{mode}.benchmark.tsv"
+    # 752k loops x 31 LSTM steps (~0.5 GFLOP a loop): minutes on a GPU, ~1-2 h on 4 CPU cores.
+    # Memory: the packed output (0.7 GB) plus one batch.
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../workflow/scripts/sample_loops.py"
+
+
+rule listen_samples:
+    input:
+        samples=rules.sample_loops.output.samples,
+    output:
+        folder=directory(f"{SAMPLES_DIR}/listen/{{mode}}"),
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    params:
+        n_listen=SAMPLING["n_listen"],
+        tempo_bpm=SAMPLING["tempo_bpm"],
+        render_wav=SAMPLING["render_wav"],
+        code=code_version("symbolic.py", "midi_write.py", "render.py"),
+    log:
+        "logs/symbolic/listen_samples-{mode}.log",
+    benchmark:
+        "logs/symbolic/listen_samples-{mode}.benchmark.tsv"
+    # FluidSynth renders a 16 s loop in well under a second.
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow/scripts/listen_samples.py"
+
+
+rule rejection_sweep:
+    input:
+        vqvae=rules.train_vqvae.output.model,
+        prior=rules.train_prior.output.model,
+        detector=f"{DETECTOR_DIR}/model.pt",
+        detector_meta=f"{DETECTOR_DIR}/model.json",
+    output:
+        samples=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-{{limit}}.parquet",
+        stats=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-{{limit}}.json",
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+        limit="|".join(REJECTION_LIMITS),
+    params:
+        mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
+        limit=lambda wildcards: REJECTION_LIMITS[wildcards.limit],
+        n_keep=REJECTION["n_keep"],
+        max_tries=REJECTION["max_tries"],
+        batch_size=SAMPLING["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+    log:
+        "logs/symbolic/rejection_sweep-{mode}-{limit}.log",
+    benchmark:
+        "logs/symbolic/rejection_sweep-{mode}-{limit}.benchmark.tsv"
+    # Up to max_tries generated loops (default 10 x n_keep = 7.5M): up to an hour or two on a GPU.
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    script:
+        "../workflow/scripts/rejection_sweep.py"
+
+
+rule rejection_table:
+    input:
+        stats=expand(f"{SAMPLES_DIR}/rejection/{REJECTION['mode']}-limit-{{limit}}.json", limit=REJECTION_LIMITS),
+    output:
+        table=f"{SAMPLES_DIR}/rejection/acceptance.parquet",
+        csv=f"{SAMPLES_DIR}/rejection/acceptance.csv",
+        markdown=f"{SAMPLES_DIR}/rejection/acceptance.md",
+    params:
+        mode=REJECTION["mode"],
+    log:
+        "logs/symbolic/rejection_table.log",
+    benchmark:
+        "logs/symbolic/rejection_table.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../workflow/scripts/rejection_table.py"
+
+
+TARGETS["symbolic"] = [
+    rules.train_vqvae.output.model,
+    rules.train_prior.output.model,
+    *expand(f"{SAMPLES_DIR}/{{mode}}.parquet", mode=SAMPLING["modes"]),
+    *expand(f"{SAMPLES_DIR}/listen/{{mode}}", mode=SAMPLING["modes"]),
+    *expand(f"{SAMPLES_DIR}/rejection/{REJECTION['mode']}-limit-{{limit}}.parquet", limit=REJECTION_LIMITS),
+    rules.rejection_table.output.table,
+]

@@ -1,0 +1,14 @@
+"""Rule listen_samples: the first n_listen loops of one mode as MIDI files (and WAV renders)."""
+
+from loopgen.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from loopgen import symbolic
+from loopgen.tables import read_table
+
+table = read_table(snakemake.input.samples, symbolic.SAMPLE_SCHEMA)
+paths = symbolic.write_listening_files(table, snakemake.output.folder, snakemake.params.n_listen,
+                                       snakemake.params.tempo_bpm, snakemake.params.render_wav)
+log.info("%d of %d loops written to %s as MIDI%s at %g BPM", len(paths), table.num_rows, snakemake.output.folder,
+         " and WAV" if snakemake.params.render_wav else "", snakemake.params.tempo_bpm)

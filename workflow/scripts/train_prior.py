@@ -1,0 +1,32 @@
+"""Rule train_prior: the 4-layer LSTM prior of SPEC section 3 on the VQ-VAE's training codes."""
+
+from loopgen.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from pathlib import Path
+
+import torch
+
+from loopgen import symbolic
+from loopgen.models.lstm_prior import PriorConfig
+from loopgen.training import pick_device
+
+torch.set_num_threads(snakemake.threads)
+config, settings = symbolic.settings_from(snakemake.params.prior, PriorConfig, snakemake.params.seed,
+                                          codebook_size=snakemake.params.codebook_size)
+codes, file_id, split = symbolic.read_codes(snakemake.input.codes)
+train = split == "train"
+log.info("%d code sequences, %d of them from the VQ-VAE's training songs", len(codes), train.sum())
+device = pick_device(snakemake.params.device)
+log.info("training on %s with %s and %s", device, config, settings)
+
+model, history, first_code_probs = symbolic.train_prior(
+    codes[train], file_id[train], config, settings, snakemake.params.checkpoint_dir, device,
+    run_key=snakemake.params.code,
+)
+symbolic.save_prior(Path(snakemake.output.model).parent, model, history, first_code_probs, settings)
+symbolic.write_history(history, snakemake.output.curve_csv)
+symbolic.plot_history(history, snakemake.output.curve_png, symbolic.PRIOR_PANELS, "LSTM prior training")
+log.info("validation token accuracy %.4f (paper: 0.76651); %d distinct first codes",
+         history[-1].get("val_accuracy", float("nan")), (first_code_probs > 0).sum())
