@@ -3,8 +3,10 @@
 Prints segments/s of each step over the demo dump (load + tempo check, stretch, segment, and each
 feature family), the projected wall time for the paper's 49,045 segments on 16 cores, the step
 that dominates, and the peak memory of one shard job (segment_loops + extract_features).
-Reference run side by side: the timbral models exactly as the package ships them (only the numpy
-and librosa compatibility shims, no memoised filter design), to show what our shim saves.
+Timbre, the slow family, is timed with both engines on the same segments, interleaved: 'fast'
+(timbre_fast.py, what the stage runs) and 'reference' (timbral_models itself through the shims);
+it prints both side by side with the ratio, the whole stage's rate under each, and the largest
+relative difference per feature between them.
 
     .venv/bin/python benchmarks/bench_audio.py [--dump resources/demo/looperman] [--timbre-segments 12]
 
@@ -75,6 +77,28 @@ def timed(fn, *args, **kwargs):
     return out, cpu_time() - start
 
 
+def timbre_engines(natives: list[tuple[np.ndarray, int]]) -> tuple[dict, dict]:
+    """CPU seconds per segment of each timbre engine on the same native-rate bars (run one after
+    the other per segment, so both see the same machine load), and the largest relative
+    difference of each of the 7 features between them."""
+    from loopgen.audio.timbre import ENGINES, TIMBRE_MODELS
+
+    bands = {engine: {} for engine in ENGINES}  # engine -> rate -> TimbreBands
+    for engine in ENGINES:  # warm-up: imports, numba compilation (cached after the first run)
+        TimbreBands(44100, engine=engine)(natives[0][0][:44100])
+    seconds, worst = dict.fromkeys(ENGINES, 0.0), np.zeros(len(TIMBRE_MODELS))
+    for audio, rate in natives:
+        values = {}
+        for engine in ENGINES:
+            (values[engine], _), dt = timed(bands[engine].setdefault(rate, TimbreBands(rate, engine=engine)), audio)
+            seconds[engine] += dt
+        with np.errstate(all="ignore"):
+            relative = np.abs(values["fast"] - values["reference"]) / np.abs(values["reference"])
+        relative[np.isnan(values["fast"]) & np.isnan(values["reference"])] = 0.0
+        worst = np.fmax(worst, np.nan_to_num(relative, nan=np.inf).reshape(3, -1).max(axis=0))
+    return {engine: s / len(natives) for engine, s in seconds.items()}, dict(zip(TIMBRE_MODELS, worst))
+
+
 def shard_job(raw_dir, loops_path, shard, config, queue):
     """One shard's segment_loops + extract_features in a fresh process (for its peak memory)."""
     loops = pq.read_table(loops_path)
@@ -91,8 +115,8 @@ def shard_job(raw_dir, loops_path, shard, config, queue):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dump", default=str(REPO / "resources/demo/looperman"))
-    parser.add_argument("--timbre-segments", type=int, default=12, help="segments timed for the (slow) timbre step")
-    parser.add_argument("--reference-segments", type=int, default=4, help="segments timed for the reference timbre run")
+    parser.add_argument("--timbre-segments", type=int, default=12,
+                        help="segments timed for the timbre step (both engines: ~2 s per segment)")
     parser.add_argument("--memory-cap", type=int, default=None,
                         help="segments per loop in the peak-memory shard job (default: all; a cap shortens it)")
     args = parser.parse_args()
@@ -134,13 +158,8 @@ def main():
     _, t_env = timed(lambda: [envelope(p, feat["hop"], feat["n_fft"]) for p in pieces])
     _, t_hpcp = timed(lambda: [hpcp(p) for p in pieces])
     picks = np.linspace(0, len(natives) - 1, min(args.timbre_segments, len(natives))).astype(int)
-    bands = {}
-    TimbreBands(44100)(natives[0][0][:44100])  # warm-up: imports, numba compilation
-    start = cpu_time()
-    for i in picks:
-        audio, rate = natives[i]
-        bands.setdefault(rate, TimbreBands(rate))(audio)
-    t_timbre = (cpu_time() - start) / len(picks)
+    t_engine, deviation = timbre_engines([natives[i] for i in picks])
+    t_timbre = t_engine["fast"]
 
     per_segment = {  # seconds per segment
         "load + tempo check": t_check / n_seg,
@@ -149,7 +168,7 @@ def main():
         "activations": t_act / len(pieces),
         "envelope": t_env / len(pieces),
         "hpcp": t_hpcp / len(pieces),
-        f"timbre (21 values, {len(picks)} segments)": t_timbre,
+        f"timbre (21 values, fast engine, {len(picks)} seg)": t_timbre,
     }
     print(f"\n{'step (one core, CPU time)':42s} {'seg/s':>9s} {'ms/seg':>9s}")
     for step, s in per_segment.items():
@@ -161,22 +180,14 @@ def main():
     print(f"projected: {PAPER_SEGMENTS} segments on {CORES} cores: {PAPER_SEGMENTS * total / CORES / 3600:.2f} h wall "
           f"(perfect scaling over >= {CORES} shards)")
 
-    # Reference: the timbral models as shipped (compat shims only, filter design not memoised).
-    import scipy
-    from timbral_models import timbral_util
-
-    saved = timbral_util.butter, timbral_util.scipy
-    t_ours = t_reference = 0.0
-    refs = picks[: args.reference_segments]
-    for i in refs:  # interleaved, so both runs see the same machine load
-        audio, rate = natives[i]
-        t_ours += timed(bands[rate], audio)[1]
-        timbral_util.butter, timbral_util.scipy = scipy.signal.butter, scipy
-        t_reference += timed(TimbreBands(rate), audio)[1]
-        timbral_util.butter, timbral_util.scipy = saved
-    t_ours, t_reference = t_ours / len(refs), t_reference / len(refs)
-    print(f"\ntimbre per segment, same {len(refs)} segments: ours {t_ours:.2f} s, package as shipped {t_reference:.2f} s "
-          f"(ratio {t_reference / t_ours:.2f}x)")
+    rest = total - t_timbre
+    print(f"\ntimbre engines, same {len(picks)} segments interleaved (one core, CPU time):")
+    print(f"{'engine':42s} {'s/seg':>9s} {'seg/s':>9s} {'stage seg/s':>12s}")
+    for engine, s in t_engine.items():
+        print(f"{engine:42s} {s:9.3f} {1 / s:9.2f} {1 / (rest + s):12.2f}")
+    print(f"{'ratio reference / fast':42s} {t_engine['reference'] / t_engine['fast']:9.2f}x")
+    print("largest |fast - reference| / |reference| per feature over its 3 bands (both NaN: equal; one NaN: inf):")
+    print("  " + ", ".join(f"{name} {value:.1e}" for name, value in deviation.items()))
 
     # Peak memory of one shard job, in a fresh process (the largest shard, every segment).
     loops_path = workdir / "loops.parquet"

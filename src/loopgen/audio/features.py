@@ -119,10 +119,12 @@ class Hpcp:
 
 class TimbreBands:
     """The 21 timbral values of one segment at its original sample rate (before down-sampling, so
-    the 9 kHz high-pass band holds real content: SPEC section 6 decision)."""
+    the 9 kHz high-pass band holds real content: SPEC section 6 decision). `engine`: 'fast' (our
+    reproduction of timbral_models, same values) or 'reference' (the package itself); see timbre.py."""
 
-    def __init__(self, sr: int, lowpass_hz=90.0, bandpass_hz=280.0, bandpass_octaves=1.0, highpass_hz=9000.0):
-        self.sr = sr
+    def __init__(self, sr: int, lowpass_hz=90.0, bandpass_hz=280.0, bandpass_octaves=1.0, highpass_hz=9000.0,
+                 engine: str = "fast"):
+        self.sr, self.engine = sr, engine
         # band -> second-order sections, or None where the band lies above Nyquist at this rate
         self.filters = band_filters(sr, lowpass_hz, bandpass_hz, bandpass_octaves, highpass_hz)
 
@@ -140,7 +142,7 @@ class TimbreBands:
             try:
                 if sos is None:
                     raise TimbreError(f"band above Nyquist at {self.sr} Hz")
-                values.append(timbre(sosfilt(sos, np.asarray(audio, dtype=np.float64)), self.sr))
+                values.append(timbre(sosfilt(sos, np.asarray(audio, dtype=np.float64)), self.sr, engine=self.engine))
             except TimbreError as error:
                 values.append(np.full(len(TIMBRE_MODELS), np.nan))
                 problems.append(f"{band}: {error}")
