@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from loopgen.audio.bar_corr import BAR_CORR_SCHEMA
 from loopgen.midi import PHRASE_SCHEMA
 from loopgen.models.loop_detector import LoopDetector, LoopDetectorConfig
-from loopgen.roll import PACKED_BYTES, as_packed_array, bar_correlation
+from loopgen.roll import as_packed_array, bar_correlation, packed_column
 from loopgen.tables import read_table, write_table
 from loopgen.training import (
     Checkpoint,
@@ -179,22 +179,6 @@ def loop_scores(model: LoopDetector, packed, batch_size: int = SCORE_BATCH) -> n
             corr = bar_correlation(packed[start : start + batch_size])
             scores[start : start + len(corr)] = correlation_scores(model, corr)
     return scores
-
-
-def packed_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A Parquet binary column of 912-byte rolls as an (N, 912) uint8 array, without a Python
-    object per row (the values of a binary array lie back to back in one buffer)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.binary())
-    if len(column) == 0:
-        return np.zeros((0, PACKED_BYTES), dtype=np.uint8)
-    if column.null_count:
-        raise ValueError(f"{column.null_count} rolls are null")
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
-    if not np.all(np.diff(offsets) == PACKED_BYTES):
-        raise ValueError(f"rolls must be {PACKED_BYTES} bytes each")
-    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
-    return data[offsets[0] : offsets[-1]].reshape(-1, PACKED_BYTES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pyarrow as pa
 
 STEPS_PER_BAR = 16
 N_BARS = 8
@@ -74,3 +75,19 @@ def bar_correlation(packed) -> np.ndarray:
     diff = np.bitwise_count(bars[:, _PAIR_I] ^ bars[:, _PAIR_J]).sum(axis=2, dtype=np.int32)
     scale = diff.max(axis=1, keepdims=True).astype(np.float32) + np.float32(1e-5)
     return (1.0 - diff / scale).astype(np.float32)
+
+
+def packed_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A Parquet binary column of 912-byte rolls as an (N, 912) uint8 array, without a Python
+    object per row (the values of a binary array lie back to back in one buffer)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.binary())
+    if len(column) == 0:
+        return np.zeros((0, PACKED_BYTES), dtype=np.uint8)
+    if column.null_count:
+        raise ValueError(f"{column.null_count} rolls are null")
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    if not np.all(np.diff(offsets) == PACKED_BYTES):
+        raise ValueError(f"rolls must be {PACKED_BYTES} bytes each")
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(-1, PACKED_BYTES)

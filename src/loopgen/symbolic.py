@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.models.vqvae import VQVAE, VQVAEConfig
-from loopgen.roll import PACKED_BYTES
+from loopgen.roll import PACKED_BYTES, packed_column
 from loopgen.sampling import SamplingMode, decode_codes, sample_codes, unpack_batch
 from loopgen.tables import read_table
 from loopgen.training import (
@@ -123,17 +123,12 @@ def read_loops(paths) -> LoopSet:
             table = table.filter(pa.array(good))
         ids.append(np.asarray(table.column("phrase_id").to_pylist(), dtype=object))
         files.append(np.asarray(table.column("file_id").to_pylist(), dtype=object))
-        rolls.append(_packed_column(table.column("roll")))
+        rolls.append(packed_column(table.column("roll")))
         log.info("%s: %d loops", path, table.num_rows)
     if not rolls:
         return LoopSet(np.zeros(0, object), np.zeros(0, object), np.zeros((0, PACKED_BYTES), np.uint8))
     return LoopSet(np.concatenate(ids), np.concatenate(files), np.concatenate(rolls))
 
-
-def _packed_column(column) -> np.ndarray:
-    from loopgen.detector import packed_column  # one reader of binary roll columns for all stages
-
-    return packed_column(column)
 
 
 def packed_to_arrow(packed: np.ndarray) -> pa.Array:
@@ -613,7 +608,7 @@ def write_listening_files(table: pa.Table, folder, n: int, tempo_bpm: float, ren
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    packed = _packed_column(table.column("roll").slice(0, n))
+    packed = packed_column(table.column("roll").slice(0, n))
     paths = []
     for sample_id, roll in zip(table.column("sample_id").to_pylist()[:n], packed):
         midi = roll_to_midi(roll, tempo_bpm)

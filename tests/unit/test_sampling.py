@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from loopgen.detector import packed_column
+from loopgen.roll import packed_column
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.models.vqvae import VQVAE, VQVAEConfig
 from loopgen.roll import pack_rolls, unpack_rolls

@@ -115,7 +115,7 @@ def _read_rolls_and_scores(paths, schema: pa.Schema) -> tuple[np.ndarray, np.nda
     missing or not finite is left out, with one warning line naming the file (never silently)."""
     import pyarrow.compute as pc
 
-    from loopgen.detector import packed_column
+    from loopgen.roll import packed_column
     from loopgen.tables import read_table
 
     rolls, scores = [], []
