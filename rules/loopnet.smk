@@ -1,3 +1,112 @@
-# Stage: loopnet (see ../shared/DESIGN.md for what it owns).
+# Stage: loopnet (SPEC section 6). Audio segments + features -> one Wave-U-Net per variant
+#   train_loopnet        per variant (WAV, WAVSPEC, MULTI, MULTI_NOENV, STFT): results/models/loopnet-{variant}/
+#                        (resumable from results/checkpoints/loopnet-{variant}/, not an output)
+#   synthesize_test      per variant: every test segment resynthesised from its own features
+#   griffin_lim_baseline real test segments -> |STFT| -> Griffin-Lim (the paper's FAD baseline)
+# Each synthesized set is results/loopnet/test/<set>.parquet (SYNTH_SCHEMA) + one WAV per segment
+# in results/loopnet/test/<set>/. Evaluation (FAD, coherence, tables) is in rules/evaluate.smk.
 
-TARGETS["loopnet"] = []
+LOOPNET = config["loopnet"]
+LOOPNET_CODE = code_version("loopnet.py", "models/wave_unet.py", "audio/features.py", "audio/segments.py", "training.py")
+AUDIO_SEGMENTS = expand("results/audio/segments/shard-{shard}.parquet", shard=shards("audio"))
+AUDIO_FEATURES = expand("results/audio/features/shard-{shard}.parquet", shard=shards("audio"))
+LOOPNET_VARIANTS = "|".join(LOOPNET["variants"]) or "NONE"
+# What shapes training (the rest of the section, e.g. coherence settings, must not retrain).
+LOOPNET_TRAINING = ["epochs", "batch_size", "lr", "base_filters", "wavspec_fft", "wavspec_hop", "multi_fft",
+                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments"]
+
+
+rule train_loopnet:
+    input:
+        segments=AUDIO_SEGMENTS,
+        features=AUDIO_FEATURES,
+        stats="results/audio/feature_stats.json",
+    output:
+        model="results/models/loopnet-{variant}/model.pt",
+        meta="results/models/loopnet-{variant}/model.json",
+    wildcard_constraints:
+        variant=LOOPNET_VARIANTS,
+    params:
+        settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/loopnet-{variant}",
+        code=LOOPNET_CODE,
+    log:
+        "logs/loopnet/train_loopnet-{variant}.log",
+    benchmark:
+        "logs/loopnet/train_loopnet-{variant}.benchmark.tsv"
+    # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held in memory with
+    # the features), 1.2M weights. Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py),
+    # so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take minutes (an
+    # estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint is written
+    # every epoch, so a job killed at its time limit resumes where it stopped.
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    script:
+        "../workflow/scripts/train_loopnet.py"
+
+
+rule synthesize_test:
+    input:
+        segments=AUDIO_SEGMENTS,
+        features=AUDIO_FEATURES,
+        model=rules.train_loopnet.output.model,
+        meta=rules.train_loopnet.output.meta,
+    output:
+        table="results/loopnet/test/{variant}.parquet",
+        wavs=directory("results/loopnet/test/{variant}"),
+    wildcard_constraints:
+        variant=LOOPNET_VARIANTS,
+    params:
+        device=config["device"],
+        batch_size=LOOPNET["batch_size"],
+        griffin_lim_iters=LOOPNET["griffin_lim_iters"],
+        code=LOOPNET_CODE,
+    log:
+        "logs/loopnet/synthesize_test-{variant}.log",
+    benchmark:
+        "logs/loopnet/synthesize_test-{variant}.benchmark.tsv"
+    # ~5k test segments: 30 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
+    # (100 Griffin-Lim iterations), measured: 3-15 min; the test audio (300 MB int16) stays in memory.
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../workflow/scripts/synthesize_test.py"
+
+
+rule griffin_lim_baseline:
+    input:
+        segments=AUDIO_SEGMENTS,
+    output:
+        table="results/loopnet/test/griffin_lim.parquet",
+        wavs=directory("results/loopnet/test/griffin_lim"),
+    params:
+        n_fft=LOOPNET["stft_n_fft"],
+        hop=LOOPNET["stft_hop"],
+        iterations=LOOPNET["griffin_lim_iters"],
+        device=config["device"],
+        code=LOOPNET_CODE,
+    log:
+        "logs/loopnet/griffin_lim_baseline.log",
+    benchmark:
+        "logs/loopnet/griffin_lim_baseline.benchmark.tsv"
+    # ~5k test segments at ~0.15 s each (100 Griffin-Lim iterations, batched) on a CPU core: ~15 min.
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../workflow/scripts/griffin_lim_baseline.py"
+
+
+TARGETS["loopnet"] = [
+    *expand("results/models/loopnet-{variant}/model.pt", variant=LOOPNET["variants"]),
+    *expand("results/loopnet/test/{variant}.parquet", variant=LOOPNET["variants"]),
+    "results/loopnet/test/griffin_lim.parquet",
+]

@@ -1,0 +1,151 @@
+"""LoopNet's tables 1 (FAD) and 2 (feature coherence) beside the paper's numbers, and figures.
+
+Every FAD table names the embedding it was computed with: without the user's VGGish checkpoint
+the numbers come from a random-weights VGGish and are comparable only with each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+# L table 1 and table 2 (SPEC §7).
+PAPER_FAD = {"griffin_lim": 1.26, "STFT": 24.97, "WAV": 13.83, "WAVSPEC": 9.06, "MULTI": 3.73, "MULTI_NOENV": 3.35}
+PAPER_COHERENCE = {
+    "STFT": (87.50, 77.68, 79.46),
+    "WAV": (67.44, 62.86, 52.14),
+    "WAVSPEC": (76.79, 75.89, 74.11),
+    "MULTI": (87.50, 77.68, 75.00),
+    "MULTI_NOENV": (83.93, 77.68, 75.00),
+}
+SET_LABELS = {"griffin_lim": "Griffin-Lim"}
+
+
+def _label(name: str) -> str:
+    return SET_LABELS.get(name, name)
+
+
+def _fmt(value, digits=2) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _write_csv(rows: list[dict], path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
+    """Table 1: FAD of each set against the real test segments, beside the paper's VGGish FAD,
+    then the degradation check that shows the embedding ranks damage in order."""
+    sets = [r for r in fad_rows if r["kind"] == "set"]
+    checks = [r for r in fad_rows if r["kind"] == "degradation"]
+    embedding = fad_rows[0]["embedding"] if fad_rows else "(none)"
+    rows = [{"model": _label(r["set"]), "fad": r["fad"], "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
+             "paper_fad_vggish": PAPER_FAD.get(r["set"]), "embedding": r["embedding"]} for r in sets]
+    _write_csv(rows + [{"model": f"check: {r['set']}", "fad": r["fad"], "fad_std_over_networks": r["fad_std"],
+                        "n_clips": r["n_clips"], "paper_fad_vggish": None, "embedding": r["embedding"]} for r in checks], csv_path)
+    lines = ["# LoopNet table 1: Fréchet Audio Distance to the real test segments", "",
+             f"Embedding: **{embedding}**.", ""]
+    if not embedding.startswith("VGGish ("):
+        lines += ["No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
+                  "paper's scale: compare the rows with each other, not with the paper's column.", ""]
+    lines += ["| Model | FAD (ours) | ± over networks | segments | FAD (paper, VGGish) |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | "
+              f"{_fmt(row['paper_fad_vggish'])} |" for row in rows]
+    if checks:
+        monotonic = _monotonic(checks)
+        lines += ["", "Does the embedding rank damage? Real test segments degraded at rising severity, FAD to the "
+                  f"clean ones (same embedding): **{'yes, both series rise monotonically' if monotonic else 'NO, not monotonic'}**.", "",
+                  "| Degradation | FAD |", "| --- | ---: |"]
+        lines += [f"| {r['set']} | {_fmt(r['fad'])} |" for r in checks]
+    Path(md_path).write_text("\n".join(lines) + "\n")
+
+
+def _monotonic(checks: list[dict]) -> bool:
+    series: dict[str, list[float]] = {}
+    for row in checks:
+        series.setdefault(row["set"].split()[0], []).append(row["fad"])
+    return all(all(b > a for a, b in zip(v, v[1:])) for v in series.values())
+
+
+def coherence_table(score_rows: dict[str, list[dict]], csv_path, md_path, n_loops: int) -> None:
+    """Table 2: E1/E2/E3 per variant beside the paper's, then per band. `score_rows`: variant ->
+    loopgen.evaluation.coherence.scores_table rows."""
+    rows = []
+    for variant, table in score_rows.items():
+        for row in table:
+            paper = PAPER_COHERENCE.get(variant) if row["scope"] == "all" else None
+            rows.append({"model": variant, "scope": row["scope"], "name": row["name"], "n_pairs": row["n_pairs"],
+                         "n_failed_extractions": row["n_failed"],
+                         **{e: 100 * row[e] for e in ("E1", "E2", "E3")},
+                         **{f"paper_{e}": (paper[i] if paper else None) for i, e in enumerate(("E1", "E2", "E3"))}})
+    _write_csv(rows, csv_path)
+    lines = ["# LoopNet table 2: timbral feature coherence (%)", "",
+             f"{n_loops} test loops × the timbral features × inputs 0.2 / 0.5 / 0.8; features re-extracted from the outputs "
+             "(16 kHz, resampled to the training features' analysis rate; see loopgen.evaluation.coherence).", "",
+             "A re-extraction that fails (the timbral model cannot analyse a near-silent band) counts as a failed test.", "",
+             "| Model | E1 | E2 | E3 | pairs | failed extractions | paper E1 | paper E2 | paper E3 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['model']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} | {r['n_pairs']} | {r['n_failed_extractions']} | "
+              f"{_fmt(r['paper_E1'])} | {_fmt(r['paper_E2'])} | {_fmt(r['paper_E3'])} |" for r in rows if r["scope"] == "all"]
+    lines += ["", "Per band (the 9 kHz high-pass band sees only the 0–8 kHz content of 16 kHz outputs):", "",
+              "| Model | band | E1 | E2 | E3 |", "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['model']} | {r['name']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} |" for r in rows if r["scope"] == "band"]
+    Path(md_path).write_text("\n".join(lines) + "\n")
+
+
+def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str, waveform_png, spectrogram_png, sr: int = 16000) -> None:
+    """One test segment: the real audio and every set's version, as waveforms and as spectrograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {"real": real, **{_label(k): v for k, v in sets.items()}}
+    t = np.arange(len(real)) / sr
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.4 * len(rows)), sharex=True, sharey=True)
+    for ax, (name, audio) in zip(np.atleast_1d(axes), rows.items()):
+        ax.plot(t, audio, linewidth=0.4)
+        ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
+    np.atleast_1d(axes)[-1].set_xlabel("time (s)")
+    fig.suptitle(f"test segment {segment_id}: waveforms")
+    fig.tight_layout()
+    fig.savefig(waveform_png, dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.6 * len(rows)), sharex=True)
+    for ax, (name, audio) in zip(np.atleast_1d(axes), rows.items()):
+        ax.specgram(audio + 1e-9, NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=-140)
+        ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
+    np.atleast_1d(axes)[-1].set_xlabel("time (s)")
+    fig.suptitle(f"test segment {segment_id}: spectrograms (0–8 kHz)")
+    fig.tight_layout()
+    fig.savefig(spectrogram_png, dpi=110)
+    plt.close(fig)
+
+
+def plot_training(histories: dict[str, dict], png) -> None:
+    """Probe loss (fixed training segments, eval mode) before training and after each epoch, per
+    variant, relative to its value before training (the variants' losses have different scales)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for variant, history in histories.items():
+        probe = np.asarray(history["probe_loss"], dtype=float)
+        ax.plot(range(len(probe)), probe / probe[0], marker="o", markersize=3, label=variant)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("probe loss / initial")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,105 @@
+"""Fréchet Audio Distance: the distance itself, VGGish loading, the default embedding's behaviour."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from loopgen.audio.synth import drum_loop
+from loopgen.evaluation import fad
+from loopgen.models.vggish import VGGishConfig, load_vggish, log_mel_examples, mel_matrix, random_vggish
+
+SR = 16000
+PATTERNS = ["k...s...k.k.s...", "k.h.s.h.k.h.s.hh", "k..ks...k...s..s", "kh.hsh.hkh.hshhh"]
+
+
+def _loops(n, seed, seconds=0.98):
+    """Short rendered drum clips (one VGGish example each), random patterns and gains."""
+    rng = np.random.default_rng(seed)
+    clips = [drum_loop([PATTERNS[rng.integers(len(PATTERNS))]], 130, SR, seed=int(rng.integers(1 << 30))) for _ in range(n)]
+    return np.stack([c[: int(seconds * SR)] * rng.uniform(0.4, 1.0) for c in clips]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def embedding():
+    torch.set_num_threads(1)
+    return fad.default_embedding(seeds=(0,))
+
+
+def test_frechet_distance_matches_the_direct_scipy_formula():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(300, 12)) @ rng.normal(size=(12, 12))
+    b = rng.normal(loc=0.5, size=(250, 12)) @ rng.normal(size=(12, 12))
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    direct = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b).real)
+    assert fad.fad_from_embeddings(a, b) == pytest.approx(direct, rel=1e-8)
+    assert fad.fad_from_embeddings(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_stays_real_for_singular_covariances():
+    """Fewer samples than dimensions (a small test set): no complex noise, no negative result."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(20, 128)), rng.normal(size=(20, 128))
+    value = fad.fad_from_embeddings(a, b)
+    assert np.isfinite(value) and value > 0
+
+
+def test_mel_front_end_follows_vggish():
+    config = VGGishConfig()
+    assert (config.window, config.hop, config.n_fft) == (400, 160, 512)
+    weights = mel_matrix(config)
+    assert weights.shape == (257, 64) and np.all(weights[0] == 0)
+    tone = torch.sin(2 * torch.pi * 1000 * torch.arange(SR) / SR)[None]
+    examples, owner = log_mel_examples(tone, config, example_hop_frames=48)
+    assert examples.shape == (1, 1, 96, 64) and owner.tolist() == [0]  # 1 s: room for one 0.96 s example
+    loudest_band = int(examples[0, 0].mean(0).argmax())
+    centres = np.argmax(weights, axis=0) * SR / 512
+    assert abs(centres[loudest_band] - 1000) < 60
+
+
+def test_a_bar_gives_two_examples_at_the_default_hop():
+    examples, owner = log_mel_examples(torch.zeros(3, 29538), VGGishConfig(), example_hop_frames=48)
+    assert examples.shape == (6, 1, 96, 64) and owner.tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_vggish_loads_a_user_checkpoint(tmp_path):
+    """A state dict in the torchvggish layout (with its PCA parameters beside the network) loads,
+    and gives the saved network's embeddings: 128-d, before the last ReLU (so some negative)."""
+    original = random_vggish(seed=5)
+    state = {**original.state_dict(), "pproc._pca_matrix": torch.zeros(128, 128), "pproc._pca_means": torch.zeros(128, 1)}
+    path = tmp_path / "vggish.pth"
+    torch.save(state, path)
+    loaded = load_vggish(str(path))
+    examples = torch.randn(2, 1, 96, 64)
+    with torch.no_grad():
+        expected, got = original(examples), loaded(examples)
+    torch.testing.assert_close(got, expected)
+    assert got.shape == (2, 128) and (got < 0).any()
+    embedding = fad.make_embedding(str(path), seeds=(0,), example_hop_s=0.48)
+    assert embedding.name.startswith("VGGish (") and str(path) in embedding.name
+
+
+def test_a_wrong_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match="not a VGGish state dict"):
+        load_vggish(str(path))
+
+
+def test_fad_is_zero_against_itself_and_large_against_noise(embedding):
+    clean = _loops(12, seed=0)
+    other = _loops(12, seed=1)
+    noise = np.random.default_rng(0).normal(scale=0.3, size=clean.shape).astype(np.float32)
+    rows = {r["set"]: r for r in fad.fad_sets(embedding, clean, {"same": clean, "other": other, "noise": noise})}
+    assert abs(rows["same"]["fad"]) < 1e-6 * rows["other"]["fad"]
+    assert rows["noise"]["fad"] > 20 * rows["other"]["fad"] > 0
+    assert all(r["embedding"] == embedding.name and "random weights" in r["embedding"] for r in rows.values())
+
+
+def test_default_embedding_ranks_rising_damage_worse(embedding):
+    """FAD against clean drum clips rises with the noise level and as the band limit narrows."""
+    reference, audio = _loops(12, seed=2), _loops(12, seed=3)
+    rows, monotonic = fad.degradation_check(embedding, reference, audio, snrs_db=(40, 20, 10), cutoffs_hz=(4000, 1000, 500))
+    assert monotonic, [(r["set"], round(r["fad"], 2)) for r in rows]
+    assert [r["set"] for r in rows][:3] == ["noise 40 dB SNR", "noise 20 dB SNR", "noise 10 dB SNR"]

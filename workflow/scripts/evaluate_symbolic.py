@@ -1,0 +1,33 @@
+"""Rule evaluate_symbolic: gather every symbolic number into results/eval/symbolic.parquet, with
+the training set's LS/UP/ND and the acceptance rates; write tables 1-3, Figure 4 and pianorolls."""
+
+from loopgen.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from loopgen import symbolic
+from loopgen.evaluation import symbolic as evaluation
+from loopgen.tables import read_table, write_table
+
+inputs, out = snakemake.input, snakemake.output
+loops, loop_scores = evaluation.read_training_loops(inputs.loops)
+rows = evaluation.training_rows(loops, loop_scores)
+for path in [*inputs.sets, inputs.reconstruction]:
+    rows += read_table(path, evaluation.METRICS_SCHEMA).to_pylist()
+acceptance = read_table(inputs.acceptance, symbolic.ACCEPTANCE_SCHEMA).to_pandas()
+rows += evaluation.acceptance_rows(acceptance, model="vqvae_lstm")
+write_table(rows, out.metrics, evaluation.METRICS_SCHEMA)
+metrics = read_table(out.metrics, evaluation.METRICS_SCHEMA).to_pandas()  # tables show the file's numbers
+log.info("%d numbers -> %s", len(metrics), out.metrics)
+
+tables = evaluation.write_tables(metrics, snakemake.params.tables_dir)
+for path in tables.values():
+    log.info("%s:\n%s", path, path.read_text())
+evaluation.plot_rejection_sweep(metrics, out.figure4)
+
+n_images, seed = snakemake.params.n_images, snakemake.params.seed
+images = {"training loops": evaluation.random_rows(loops, n_images, seed)}
+for label, path in zip(snakemake.params.sample_labels, inputs.samples):
+    images[label] = evaluation.read_sample_set(path)[0][:n_images]
+evaluation.plot_pianorolls(images, out.pianorolls, n_images)
+log.info("figures: %s, %s", out.figure4, out.pianorolls)
