@@ -9,13 +9,7 @@ from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.symbolic import TrainSettings, first_code_distribution, load_prior, save_prior, train_prior
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: extra threads only fight over the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = PriorConfig(codebook_size=16, embed_dim=8, hidden=32, n_layers=2, seq_len=32)

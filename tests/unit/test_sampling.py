@@ -22,13 +22,7 @@ from loopgen.sampling import (
 from loopgen.symbolic import SAMPLE_SCHEMA, LoopSampler, packed_to_arrow, rejection_sample, sample_loops, sample_table
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: extra threads only fight over the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_top_k_keeps_exactly_k_even_with_ties():

@@ -12,13 +12,7 @@ from loopgen.symbolic import LoopSet, TrainSettings, encode_loops, reconstructio
 SMALL = VQVAEConfig(channels=16, codebook_size=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: extra threads only fight over the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_rolls(n, density=0.05, seed=0):
