@@ -12,12 +12,12 @@ import torch
 from loopgen import detector, symbolic
 from loopgen.sampling import SamplingMode
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 mode_name = snakemake.wildcards.mode
 mode = SamplingMode(**snakemake.params.mode)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 seed = symbolic.derived_seed(snakemake.params.seed, "sample_loops", mode_name)
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
                                     seed, device, snakemake.params.batch_size)

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from loopgen import loopnet
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 model = loopnet.LoopNet.load(Path(snakemake.input.model).parent, device, snakemake.params.griffin_lim_iters)
 test = loopnet.load_segments(snakemake.input.segments, snakemake.input.features, split="test")
 log.info("%s: %d test segments from %d loops, on %s", model.variant, len(test), len(set(test.loop_id)), device)

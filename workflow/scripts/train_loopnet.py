@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 
 from loopgen import loopnet
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 variant = snakemake.wildcards.variant
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 train = loopnet.load_segments(snakemake.input.segments, snakemake.input.features, split="train")
 scaler = loopnet.GlobalScaler.from_file(snakemake.input.stats)
 log.info("%s: %d train segments from %d loops; training on %s with %s", variant, len(train),

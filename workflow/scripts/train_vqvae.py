@@ -10,13 +10,13 @@ import torch
 
 from loopgen import symbolic
 from loopgen.models.vqvae import VQVAEConfig
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 config, settings = symbolic.settings_from(snakemake.params.vqvae, VQVAEConfig, snakemake.params.seed)
 loops = symbolic.read_loops(snakemake.input.loops)
 log.info("%d loops from %d shards (%.1f MB packed)", len(loops), len(snakemake.input.loops), loops.packed.nbytes / 1e6)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 log.info("training on %s with %s and %s", device, config, settings)
 
 model, history, is_val = symbolic.train_vqvae(

@@ -1,0 +1,106 @@
+"""Device choice (loopgen.device) and code that must run with tensors off the CPU.
+
+No GPU is needed: on CUDA, `np.asarray(tensor)` goes through `Tensor.__array__`, which calls
+`.numpy()` and raises for any tensor not on the CPU, as a `meta` tensor shows here. The fixture
+`like_cuda` makes every tensor's `__array__` raise that way, so device code that converts a tensor
+to numpy without `.cpu()` fails on these CPU-only machines as it would on a GPU node.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from loopgen import detector
+from loopgen.device import NoCudaError, autocast, rule_device, select_device
+
+
+def _refuse_numpy_conversion(monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy (simulated: Tensor.__array__)")
+
+    monkeypatch.setattr(torch.Tensor, "__array__", refuse)
+
+
+@pytest.fixture
+def like_cuda(monkeypatch):
+    _refuse_numpy_conversion(monkeypatch)
+
+
+def test_numpy_conversion_of_a_non_cpu_tensor_fails_like_cuda():
+    with pytest.raises((TypeError, NotImplementedError, RuntimeError)):
+        np.asarray(torch.zeros(3, device="meta"), dtype=np.float32)
+
+
+def test_train_detector_never_converts_a_device_tensor_with_numpy(like_cuda, one_thread, tmp_path):
+    rng = np.random.default_rng(0)
+    corr = (1 - rng.random((40, detector.N_CORR)) * 0.1).astype(np.float32)
+    settings = detector.TrainSettings(epochs=2, batch_size=16, seed=1)
+    trained = detector.train_detector(corr, settings, tmp_path / "ckpt", device="cpu")
+    assert np.isfinite(trained.threshold) and trained.scores.shape == (40,)
+
+
+def test_correlation_scores_takes_tensors_and_arrays_alike(one_thread, monkeypatch):
+    model = detector.LoopDetector(detector.LoopDetectorConfig())
+    corr = np.random.default_rng(1).random((5, detector.N_CORR)).astype(np.float32)
+    from_array = detector.correlation_scores(model, corr)
+    _refuse_numpy_conversion(monkeypatch)  # the tensor path must not need Tensor.__array__
+    from_tensor = detector.correlation_scores(model, torch.from_numpy(corr).double())
+    np.testing.assert_allclose(from_tensor, from_array, rtol=1e-6)
+
+
+# --- device follows the declared resources ------------------------------------------------------
+
+
+@pytest.mark.parametrize("preference", ["auto", "cpu", "cuda"])
+def test_rules_without_a_gpu_run_on_the_cpu_whatever_device_says(preference):
+    assert select_device(preference, gpus=0, cuda_available=True) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("preference", ["auto", "cuda"])
+def test_gpu_rules_use_cuda_when_present(preference):
+    assert select_device(preference, gpus=1, cuda_available=True) == torch.device("cuda")
+
+
+@pytest.mark.parametrize("preference", ["auto", "cuda"])
+def test_gpu_rule_without_cuda_stops_with_one_line(preference):
+    with pytest.raises(NoCudaError) as error:
+        select_device(preference, gpus=1, cuda_available=False)
+    message = str(error.value)
+    assert "\n" not in message and "gpu: 1" in message and "device: cpu" in message
+
+
+def test_explicit_cpu_trains_gpu_rules_on_the_cpu():
+    assert select_device("cpu", gpus=1, cuda_available=False) == torch.device("cpu")
+
+
+def test_rule_device_reads_the_job_and_logs_the_device(caplog, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    job = SimpleNamespace(rule="train_vqvae", params=SimpleNamespace(device="auto"), resources=SimpleNamespace(gpu=1))
+    with pytest.raises(SystemExit) as stop:
+        rule_device(job)
+    assert str(stop.value).startswith("train_vqvae: this rule declares gpu: 1")
+    cpu_job = SimpleNamespace(rule="score_phrases", params=SimpleNamespace(device="cuda"), resources=SimpleNamespace())
+    with caplog.at_level("INFO", logger="loopgen"):
+        assert rule_device(cpu_job) == torch.device("cpu")
+    assert "device cpu" in caplog.text and "declares no gpu" in caplog.text
+
+
+def test_bad_preference_is_an_error():
+    with pytest.raises(ValueError, match="device must be one of"):
+        select_device("gpu", gpus=1)
+
+
+# --- bf16 ---------------------------------------------------------------------------------------
+
+
+def test_bf16_autocast_runs_matmuls_in_bf16_and_fp32_leaves_them_alone():
+    layer = torch.nn.Linear(4, 3)
+    x = torch.randn(2, 4)
+    with autocast("cpu", "bf16"):
+        assert layer(x).dtype == torch.bfloat16
+    with autocast("cpu", "fp32"):
+        assert layer(x).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        autocast("cpu", "fp16")
