@@ -104,3 +104,19 @@ def test_bf16_autocast_runs_matmuls_in_bf16_and_fp32_leaves_them_alone():
         assert layer(x).dtype == torch.float32
     with pytest.raises(ValueError, match="precision"):
         autocast("cpu", "fp16")
+
+
+def test_conda_env_puts_pip_options_on_their_own_lines():
+    """pip ignores an option written after a requirement on its line (its req_file.py)."""
+    from pathlib import Path
+
+    import yaml
+
+    env = yaml.safe_load((Path(__file__).resolve().parents[2] / "envs" / "loopgen.yaml").read_text())
+    pip_lines = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    for line in pip_lines:
+        if not line.startswith("-"):
+            assert " -" not in line, f"option on a requirement line is ignored by pip: {line!r}"
+    torch_pins = [line for line in pip_lines if line.startswith("torch==")]
+    assert torch_pins == ["torch==2.13.0+cpu"]
+    assert any(line.startswith("--extra-index-url https://download.pytorch.org/whl/cpu") for line in pip_lines)
