@@ -39,13 +39,13 @@ rule train_loopnet:
     # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held in memory with
     # the features), 1.2M weights. Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py),
     # so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take minutes (an
-    # estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint is written
-    # every epoch, so a job killed at its time limit resumes where it stopped.
+    # estimate: no GPU was at hand). A checkpoint is written every epoch, so a job killed at its
+    # time limit (RESUMABLE_RUNTIME) resumes where it stopped when Slurm runs it again.
     threads: 2
     resources:
         gpu=1,
         mem_mb=12000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_loopnet.py"
 

@@ -55,13 +55,15 @@ rule train_vqvae:
         "logs/symbolic/train_vqvae.log",
     benchmark:
         "logs/symbolic/train_vqvae.benchmark.tsv"
-    # Paper scale: 600k training loops x 500 epochs. The loops sit packed in memory (0.7 GB) and
-    # on the GPU; about 1-2 h on one H100 (20-30k samples/s), weeks on CPU (~300 samples/s).
+    # Paper scale: 600k training loops x 500 epochs = 3.0e8 samples. The loops sit packed in memory
+    # (0.7 GB) and on the GPU: 2.8-4.2 h at an H100's estimated 20-30k samples/s, 8-17 h on a
+    # T4/V100-class GPU (5-10k/s), ~14 days on one CPU core (250/s). A checkpoint every epoch:
+    # each Slurm attempt of RESUMABLE_RUNTIME continues where the last one stopped.
     threads: 1
     resources:
         gpu=1,
         mem_mb=16000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_vqvae.py"
 
@@ -110,12 +112,12 @@ rule train_prior:
     benchmark:
         "logs/symbolic/train_prior.benchmark.tsv"
     # Paper scale: 570k sequences x 31 tokens x 100 epochs through a 7.95M-weight LSTM
-    # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU.
+    # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU. Resumes per epoch.
     threads: 1
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_prior.py"
 

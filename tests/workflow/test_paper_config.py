@@ -61,3 +61,10 @@ def test_dry_run_plans_the_paper_workflow_on_a_raw_dump(tmp_path):
     assert "demo_midi" not in counts and "demo_audio" not in counts  # no demo corpus is built
     assert "evaluate_detector" not in counts  # no demo labels
     assert not (tmp_path / "resources" / "demo").exists()
+    # Slurm: the GPU trainings fit a 4 h partition limit (they resume from checkpoints on retry).
+    runtimes = {rule: int(minutes) for rule, minutes in JOB_RUNTIME.findall(result.stdout)}
+    for rule in ("train_vqvae", "train_prior", "train_loopnet"):
+        assert runtimes[rule] <= 240, (rule, runtimes[rule])
+
+
+JOB_RUNTIME = re.compile(r"^rule (\w+):\n(?:    .*\n)*?    resources: .*?runtime=(\d+)", re.M)
