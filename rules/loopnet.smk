@@ -65,6 +65,7 @@ rule synthesize_test:
         device=config["device"],
         batch_size=LOOPNET["batch_size"],
         griffin_lim_iters=LOOPNET["griffin_lim_iters"],
+        n_wavs=LOOPNET["n_wavs"],
         code=LOOPNET_CODE,
     log:
         "logs/loopnet/synthesize_test-{variant}.log",
@@ -90,6 +91,7 @@ rule griffin_lim_baseline:
         n_fft=LOOPNET["stft_n_fft"],
         hop=LOOPNET["stft_hop"],
         iterations=LOOPNET["griffin_lim_iters"],
+        n_wavs=LOOPNET["n_wavs"],
         device=config["device"],
         code=LOOPNET_CODE,
     log:
