@@ -75,6 +75,15 @@ def rule_device(job) -> torch.device:
     return device
 
 
+def rule_precision(job) -> str:
+    """The training precision of a workflow script's job: config `precision` (fp32 or bf16)."""
+    precision = job.config.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise SystemExit(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    log.info("precision %s%s", precision, " (bf16 autocast of the forward passes)" if precision == "bf16" else "")
+    return precision
+
+
 def autocast(device: torch.device | str, precision: str = "fp32"):
     """The context a training step's forward pass runs in: bf16 autocast when precision is bf16
     (on CUDA, or on CPU where it is slow but lets a test run the same code), else nothing.

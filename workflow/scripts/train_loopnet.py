@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from loopgen import loopnet
-from loopgen.device import rule_device
+from loopgen.device import rule_device, rule_precision
 
 torch.set_num_threads(snakemake.threads)
 variant = snakemake.wildcards.variant
@@ -22,7 +22,8 @@ if len(train) == 0:
     raise SystemExit(f"{snakemake.input.segments}: no train segments with features to train LoopNet on")
 
 model, history = loopnet.train_loopnet(train, scaler, variant, snakemake.params.settings, snakemake.params.seed,
-                                       snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code)
+                                       snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code,
+                                       precision=rule_precision(snakemake))
 loopnet.save_loopnet(Path(snakemake.output.model).parent, model, variant, snakemake.params.settings, scaler, history)
 log.info("%s: probe loss %.4f before training, %.4f after %d epochs", variant, history["probe_loss"][0],
          history["probe_loss"][-1], len(history["train_loss"]))
