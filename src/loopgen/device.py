@@ -72,6 +72,7 @@ def rule_device(job) -> torch.device:
         raise SystemExit(f"{job.rule}: {error}") from None
     reason = "the rule declares no gpu" if not gpus else f"device: {preference}"
     log.info("device %s; %s", describe(device), reason)
+    configure_cuda(device)
     return device
 
 
