@@ -44,6 +44,7 @@ rule train_loopnet:
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=12000,
         runtime=RESUMABLE_RUNTIME,
     script:

@@ -62,6 +62,7 @@ rule train_vqvae:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=8000,
         mem_mb=16000,
         runtime=RESUMABLE_RUNTIME,
     script:
@@ -86,6 +87,7 @@ rule encode_loops:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=3000,
         mem_mb=8000,
         runtime=60,
     script:
@@ -116,6 +118,7 @@ rule train_prior:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=RESUMABLE_RUNTIME,
     script:
@@ -148,6 +151,7 @@ rule sample_loops:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=240,
     script:
@@ -208,6 +212,7 @@ rule rejection_sweep:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=720,
     script:
