@@ -43,6 +43,7 @@ localrules:
     summarise_loops,
     feature_stats,
     rejection_table,
+    rejection_none,
     evaluate_loopnet,
 
 

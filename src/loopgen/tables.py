@@ -99,6 +99,24 @@ def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[
     return file.read_row_groups(groups, columns=columns).slice(0, n)
 
 
+def join_files(paths, path: str | os.PathLike, schema: pa.Schema) -> None:
+    """Parquet files of one schema, in order, as one file written via a temporary name, one file
+    at a time (memory: the largest input, not the sum). Their row groups are kept."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for part in paths:
+                table = read_table(part, schema)
+                writer.write_table(table.cast(schema), row_group_size=row_group_rows(table))
+            if not paths:
+                writer.write_table(schema.empty_table())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def read_tables(paths, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
     """Concatenate several shards of one schema."""
     return pa.concat_tables([read_table(p, schema, columns) for p in paths])

@@ -1,4 +1,4 @@
-"""One stream for the nested rejection limits (loopgen.rejection_stream), against a plain
+"""One stream for the nested rejection limits (loopgen.symbolic.rejection), against a plain
 one-limit-at-a-time reference on the same stream, with a stand-in sampler."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from loopgen.rejection_stream import nested_rejection
+from loopgen.symbolic.rejection import nested_rejection
 from loopgen.roll import PACKED_BYTES, packed_column
 
 LIMITS = [1.0, 0.5, 0.1, 0.02]

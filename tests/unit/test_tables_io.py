@@ -75,3 +75,16 @@ def test_synthesized_set_keeps_every_segment_but_caps_the_wavs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["loop0_bar0.wav", "loop1_bar0.wav"]
     loopnet.write_set(ids, ids, "WAV", pcm, tmp_path / "all.parquet", tmp_path / "all", n_wavs=None)
     assert len(list((tmp_path / "all").iterdir())) == 5
+
+
+def test_join_files_concatenates_in_order_and_keeps_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 100)
+    parts = [roll_table(n, seed=n) for n in (150, 0, 70)]
+    for i, part in enumerate(parts):
+        write_table(part, tmp_path / f"part-{i}.parquet", ROLLS)
+    tables.join_files([tmp_path / f"part-{i}.parquet" for i in range(3)], tmp_path / "all.parquet", ROLLS)
+    joined = pq.ParquetFile(tmp_path / "all.parquet")
+    assert joined.read().equals(pa.concat_tables(parts))
+    assert max(joined.metadata.row_group(i).num_rows for i in range(joined.metadata.num_row_groups)) == 100
+    tables.join_files([], tmp_path / "none.parquet", ROLLS)
+    assert pq.read_table(tmp_path / "none.parquet").num_rows == 0

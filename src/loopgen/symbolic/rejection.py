@@ -16,17 +16,14 @@ limit continues where it stopped when it is run again, and memory stays bounded 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from loopgen.symbolic import SAMPLE_SCHEMA, packed_to_arrow
-from loopgen.tables import read_table, temporary_path, write_table
+from loopgen.symbolic.generation import SAMPLE_SCHEMA, sample_table
+from loopgen.tables import join_files, write_table
 from loopgen.training import Checkpoint
 
 log = logging.getLogger("loopgen.symbolic")
@@ -34,13 +31,6 @@ log = logging.getLogger("loopgen.symbolic")
 
 def _key(limit: float) -> str:
     return f"{limit:g}"
-
-
-def numbered_samples(packed: np.ndarray, scores: np.ndarray, prefix: str, first: int = 0) -> pa.Table:
-    """SAMPLE_SCHEMA rows with ids `prefix-<first + i>` (7 digits, as loopgen.symbolic.sample_table)."""
-    ids = [f"{prefix}-{i:07d}" for i in range(first, first + len(packed))]
-    return pa.table({"sample_id": pa.array(ids, pa.string()), "roll": packed_to_arrow(packed),
-                     "loop_score": pa.array(np.asarray(scores, np.float32), pa.float32())}, schema=SAMPLE_SCHEMA)
 
 
 def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, out_paths: dict,
@@ -89,7 +79,7 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
             packed = np.concatenate([p for p, _ in chunks])
             scores = np.concatenate([s for _, s in chunks])
             first = entry["kept"] - len(packed)
-            write_table(numbered_samples(packed, scores, prefixes[limit], first),
+            write_table(sample_table(packed, scores, prefixes[limit], first),
                         state_dir / _key(limit) / f"part-{entry['parts']:06d}.parquet", SAMPLE_SCHEMA)
             entry["parts"] += 1
             chunks.clear()
@@ -127,23 +117,7 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
         tried = entry["tried"] if entry["tried"] is not None else state["drawn"]
         if entry["kept"] < target:
             log.warning("limit %s: only %d of %d loops kept after %d tries (max_tries)", _key(limit), entry["kept"], target, tried)
-        _join_parts(sorted((state_dir / _key(limit)).glob("part-*.parquet")), out_paths[limit], SAMPLE_SCHEMA)
+        join_files(sorted((state_dir / _key(limit)).glob("part-*.parquet")), out_paths[limit], SAMPLE_SCHEMA)
         stats.append({"limit": limit, "target": target, "tried": tried, "kept": entry["kept"],
                       "acceptance_rate": entry["kept"] / tried if tried else float("nan")})
     return stats
-
-
-def _join_parts(parts, path, schema) -> None:
-    """The part files, in order, as one Parquet file (one row group a part: bounded memory)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for part in parts:
-                writer.write_table(read_table(part, schema))
-            if not parts:
-                writer.write_table(schema.empty_table())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
