@@ -10,7 +10,7 @@ import torch
 
 from loopgen import symbolic
 from loopgen.models.lstm_prior import PriorConfig
-from loopgen.device import rule_device
+from loopgen.device import rule_device, rule_precision
 
 torch.set_num_threads(snakemake.threads)
 config, settings = symbolic.settings_from(snakemake.params.prior, PriorConfig, snakemake.params.seed,
@@ -23,7 +23,7 @@ log.info("training on %s with %s and %s", device, config, settings)
 
 model, history, first_code_probs = symbolic.train_prior(
     codes[train], file_id[train], config, settings, snakemake.params.checkpoint_dir, device,
-    run_key=snakemake.params.code,
+    run_key=snakemake.params.code, precision=rule_precision(snakemake),
 )
 symbolic.save_prior(Path(snakemake.output.model).parent, model, history, first_code_probs, settings)
 symbolic.write_history(history, snakemake.output.curve_csv)

@@ -10,7 +10,7 @@ import torch
 
 from loopgen import symbolic
 from loopgen.models.vqvae import VQVAEConfig
-from loopgen.device import rule_device
+from loopgen.device import rule_device, rule_precision
 
 torch.set_num_threads(snakemake.threads)
 config, settings = symbolic.settings_from(snakemake.params.vqvae, VQVAEConfig, snakemake.params.seed)
@@ -20,7 +20,8 @@ device = rule_device(snakemake)
 log.info("training on %s with %s and %s", device, config, settings)
 
 model, history, is_val = symbolic.train_vqvae(
-    loops, config, settings, snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code
+    loops, config, settings, snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code,
+    precision=rule_precision(snakemake),
 )
 symbolic.save_vqvae(Path(snakemake.output.model).parent, model, history, is_val, settings)
 symbolic.write_history(history, snakemake.output.curve_csv)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from loopgen.device import autocast
 from loopgen.training import Checkpoint, cosine_lr, rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger("loopgen.symbolic")
@@ -73,6 +74,10 @@ class EpochTrainer:
         self.fingerprint = fingerprint
         self.history: list[dict] = []
         self.epoch = 0
+        self.precision = "fp32"  # or bf16: train_step runs its forward pass under self.autocast()
+
+    def autocast(self):
+        return autocast(next(self.model.parameters()).device, self.precision)
 
     def run(self) -> list[dict]:
         self._resume()
@@ -97,7 +102,7 @@ class EpochTrainer:
         self.model.train()
         order = torch.randperm(self.n_train, generator=self.generator)
         total_steps = self.steps_per_epoch * self.settings.epochs
-        sums: dict[str, float] = {}
+        sums: dict[str, float | torch.Tensor] = {}  # train_step may report device tensors: no sync a step
         for b, start in enumerate(range(0, self.n_train, self.settings.batch_size)):
             lr = cosine_lr(epoch * self.steps_per_epoch + b, total_steps, self.settings.lr, self.settings.lr_min)
             for group in self.optimiser.param_groups:
@@ -105,7 +110,7 @@ class EpochTrainer:
             index = order[start : start + self.settings.batch_size]
             for key, value in self.train_step(index).items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
-        return {"lr": lr, **{key: value / self.n_train for key, value in sums.items()}}
+        return {"lr": lr, **{key: float(value) / self.n_train for key, value in sums.items()}}
 
     def step(self, loss: torch.Tensor) -> None:
         self.optimiser.zero_grad(set_to_none=True)
