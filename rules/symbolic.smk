@@ -118,7 +118,7 @@ rule train_prior:
     threads: 1
     resources:
         gpu=1,
-        gpu_mem_mb=4000,
+        gpu_mem_mb=6000,
         mem_mb=8000,
         runtime=RESUMABLE_RUNTIME,
     script:
