@@ -29,6 +29,7 @@ import argparse
 import csv
 import math
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -74,18 +75,24 @@ def scaled_config(fraction: float, audio_loops: int, epochs: int) -> dict:
     return config
 
 
-def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: int) -> str:
+def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(scaled_config(fraction, audio_loops, epochs)))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", str(cores), "all"]  # profiles/default: gpu=1
+           "--cores", str(cores), "--rerun-triggers", "mtime", "--", "all"]  # mtime: see --reuse-audio
     started = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    (workdir / "snakemake.out").write_text(result.stdout + result.stderr)
+    with open(workdir / "snakemake.out", "w") as out:
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
     if result.returncode:
         raise SystemExit(f"fraction {fraction}: snakemake failed; see {workdir / 'snakemake.out'}")
     print(f"fraction {fraction}: whole workflow {time.perf_counter() - started:.0f} s wall on {cores} cores")
-    return result.stdout + result.stderr
+    (workdir / "bench-done").touch()
+
+
+def planned(workdir: Path) -> str:
+    """Every job of the run as Snakemake plans it from scratch (-n -F), with its resources."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                           "-n", "-F", "--cores", "2", "all"], capture_output=True, text=True, check=True).stdout
 
 
 JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", re.M)
@@ -158,8 +165,11 @@ def paper_job_counts(workdir: Path) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-def project(rule, runs, jobs_full: int) -> dict:
-    """Full-scale per-job CPU time and peak memory from the runs' (data fraction, jobs, epochs)."""
+def project(rule, runs, jobs_full: int, floor: dict) -> dict:
+    """Full-scale per-job CPU time and peak memory from the runs' (data fraction, jobs, epochs).
+    A rule measured at one data size only: its CPU time above `floor` (the run's smallest job:
+    interpreter and imports) scales proportionally (an upper bound); its memory is not projected
+    (a fixed part, torch and a batch, cannot be told from the data's part with one point)."""
     epochs_full = EPOCHS[rule][1] if rule in EPOCHS else 1
     factor = WORK_FACTOR.get(rule, 1.0)
     points = []
@@ -168,10 +178,10 @@ def project(rule, runs, jobs_full: int) -> dict:
         points.append((share, share * (epochs if rule in EPOCHS else 1),
                        sum(j["cpu"] for j in jobs) / len(jobs), max(j["rss"] for j in jobs)))
     share_full = 1 / jobs_full if rule in SHARDED else 1.0
-    if len(points) == 1:  # one fraction: proportional, through the origin
-        (share, work, cpu, rss), = points
-        return {"cpu": factor * cpu / work * share_full * epochs_full, "rss": rss / share * share_full, "jobs": jobs_full}
     (s1, w1, c1, m1), (s2, w2, c2, m2) = points[0], points[-1]
+    if s1 == s2:  # one data size
+        cpu = factor * (floor["cpu"] + max(c2 - floor["cpu"], 0) / w2 * share_full * epochs_full)
+        return {"cpu": cpu, "rss": math.nan, "jobs": jobs_full, "one_size": True}
     a, b = fit(w1, c1, w2, c2)
     c, d = fit(s1, m1, s2, m2)
     return {"cpu": factor * (a + b * share_full * epochs_full), "rss": c + d * share_full, "jobs": jobs_full}
@@ -207,6 +217,9 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=REPO / "results" / "bench_paper_scale")
+    parser.add_argument("--reuse-audio", action="store_true",
+                        help="start a new fraction from a finished run's audio and LoopNet results "
+                             "(same --audio-loops): only the MIDI and symbolic stages run again")
     args = parser.parse_args()
     if len(args.audio_loops) != len(args.fractions):
         raise SystemExit("give one --audio-loops value per fraction")
@@ -214,14 +227,30 @@ def main() -> None:
     runs, resources = {}, {}
     for fraction, audio_loops in sorted(zip(args.fractions, args.audio_loops)):
         workdir = args.workdir / f"f{fraction:g}"
-        log = workdir / "snakemake.out"
-        done = log.exists() and "steps (100%) done" in log.read_text()
-        output = log.read_text() if done else run(fraction, audio_loops, workdir, args.cores, args.epochs)
-        resources.update(declared(output))
+        done = (workdir / "bench-done").exists()
+        finished = [d for d in sorted(args.workdir.glob("f*")) if (d / "bench-done").exists()]
+        first = finished[0] if finished else None
+        if not done and args.reuse_audio and first is not None and not workdir.exists():
+            shutil.copytree(first, workdir, symlinks=True)  # mtimes and .snakemake metadata kept
+            (workdir / "bench-done").unlink()
+            for stale in ("results/midi", "results/loops", "results/samples", "results/symbolic", "results/eval/symbolic",
+                          "results/eval/symbolic.parquet", *(str(p.relative_to(workdir)) for p in
+                                                             (workdir / "logs" / "evaluate").glob("*symbolic*")),
+                          "results/models/vqvae", "results/models/lstm_prior", "results/checkpoints", "logs/midi",
+                          "logs/symbolic", "logs/detector/score_phrases-0.benchmark.tsv",
+                          "logs/detector/score_phrases-1.benchmark.tsv", "resources/demo/lmd", "snakemake.out"):
+                path = workdir / stale
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if not done:
+            run(fraction, audio_loops, workdir, args.cores, args.epochs)
+        resources.update(declared(planned(workdir)))
         fractions = data_fractions(workdir)
         print(f"fraction {fraction:g}: data shares " + ", ".join(f"{k} {v:.4f}" for k, v in fractions.items()))
-        for rule, jobs in measured(workdir, resources).items():
+        jobs_by_rule = measured(workdir, resources)
+        for rule, jobs in jobs_by_rule.items():
             runs.setdefault(rule, []).append((rule_fraction(rule, fractions), jobs, args.epochs))
+        real = [j for r, js in jobs_by_rule.items() if r not in NOT_PROJECTED for j in js]
+        floor = {"cpu": min(j["cpu"] for j in real), "rss": min(j["rss"] for j in real)}
     jobs_full = paper_job_counts(args.workdir)
 
     print(f"\nper rule (CPU seconds of one core; full scale = config/paper.yaml data, epochs and job counts; "
@@ -235,10 +264,10 @@ def main() -> None:
         if rule in NOT_PROJECTED or rule not in jobs_full:
             continue
         last = runs[rule][-1][1]
-        p = projected[rule] = project(rule, runs[rule], jobs_full[rule])
+        p = projected[rule] = project(rule, runs[rule], jobs_full[rule], floor)
         mem = resources.get(rule, {}).get("mem_mb", 0)
         share = 100 * p["rss"] / mem if mem else math.nan
-        flag = " **over 60 %**" if share > 60 else ""
+        flag = (" **over 60 %**" if share > 60 else "") + (" (one data size: time proportional)" if p.get("one_size") else "")
         print(f"| {rule} | {len(last)} | {sum(j['wall'] for j in last):.0f} | {sum(j['cpu'] for j in last):.0f} | "
               f"{max(j['rss'] for j in last):.0f} | {mem} | {p['jobs']} | {p['cpu'] / 3600:.2f} | "
               f"{p['cpu'] * p['jobs'] / 3600:.1f} | {p['rss']:.0f} | {share:.0f}{flag} |")
