@@ -5,7 +5,9 @@ A file is kept when its time signatures are all 4/4; its first drum track and fi
 first time-signature event; every 8-bar window with enough drums and bass is a phrase.
 
 The definition of correct phrases is the paper's own pipeline, kept in loopgen.midi_reference
-(pretty_midi + pypianoroll.from_pretty_midi(algorithm='strict') + set_resolution(4, 'floor')).
+(pretty_midi + pypianoroll.from_pretty_midi(algorithm='strict') + set_resolution(4, 'floor') +
+pad_to_same, windows kept only when all 128 steps lie inside the roll), which shares no roll,
+window or threshold code with this module.
 This module gives the same phrases bit for bit, 20-30x faster, without building their objects:
 a lean reader walks the file's bytes as mido does and groups notes into instruments as
 pretty_midi does, and only the drum and bass notes go on the grid, with the same arithmetic:
@@ -513,6 +515,7 @@ def fine_positions(times: np.ndarray, beats: np.ndarray, resolution: int) -> np.
 def note_cells(notes: Notes, first_beat: int, beats: np.ndarray, n_fine: int | None, tempo: TempoMap, params: MidiParams, onsets_only: bool):
     """Cells (step, pitch) a track fills on the 4-per-beat grid, as pypianoroll draws them.
 
+    Every pitch is returned (the roll's end counts them all; build_roll keeps the 57 columns).
     Notes that end by the first beat are dropped. A note that starts before the first beat and
     sounds past it starts at the first beat (pypianoroll puts it within a fraction of a cell of
     there: it wraps to the last beat of the song). Drums are onsets only; other notes are drawn at
@@ -525,9 +528,7 @@ def note_cells(notes: Notes, first_beat: int, beats: np.ndarray, n_fine: int | N
     # matters where repeated notes' velocities wrap past 255)
     velocity = all_velocities[: int(sounding.sum())]
     start, end, pitch = start[sounding], end[sounding], pitch[sounding]
-    if not onsets_only:
-        in_range = (pitch >= params.bass_low) & (pitch <= params.bass_high)
-        start, end, pitch, velocity = start[in_range], end[in_range], pitch[in_range], velocity[in_range]
+    # Every pitch is drawn, in range or not: the track's last lit cell (any pitch) ends the roll.
     sub = params.parse_resolution // params.steps_per_beat  # fine cells per step
     position = fine_positions(tempo.seconds(start), beats, params.parse_resolution)
     onset = np.where(start >= first_beat, np.round(position), 0).astype(np.int64)
@@ -565,7 +566,7 @@ def sustained_cells(onset, offset, pitch, velocity, sub: int, n_fine: int | None
 
 
 # --------------------------------------------------------------------------------------------
-# Rolls and windows: shared with loopgen.midi_reference.
+# Rolls and windows (loopgen.midi_reference has its own, written from the released notebook).
 # --------------------------------------------------------------------------------------------
 
 _DRUM_COLUMN_OF = np.full(128, -1, dtype=np.int64)
@@ -573,12 +574,12 @@ for _note, _col in DRUM_NOTE_TO_COLUMN.items():
     _DRUM_COLUMN_OF[_note] = _col
 
 
-def build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params: MidiParams) -> np.ndarray:
-    """(steps, 57) bool roll from drum hits and lit bass cells (arrays of step and MIDI pitch).
+def build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params: MidiParams, n_steps: int) -> np.ndarray:
+    """(n_steps, 57) bool roll from drum hits and lit bass cells (arrays of step and MIDI pitch).
 
     Drum notes map to the 9 columns (others are dropped) and merge by OR; bass keeps pitches
-    bass_low..bass_high and, where several sound at one step, only the lowest. The roll ends at its
-    last lit cell.
+    bass_low..bass_high and, where several sound at one step, only the lowest. Every step must be
+    below n_steps (the roll's end, which unmapped drum notes and out-of-range bass notes count for).
     """
     drum_steps, drum_pitches = np.asarray(drum_steps, np.int64), np.asarray(drum_pitches, np.int64)
     bass_steps, bass_pitches = np.asarray(bass_steps, np.int64), np.asarray(bass_pitches, np.int64)
@@ -591,7 +592,6 @@ def build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params: MidiP
     bass_steps, bass_pitches = bass_steps[order], bass_pitches[order]
     lowest = np.ones(len(bass_steps), dtype=bool)
     lowest[1:] = bass_steps[1:] != bass_steps[:-1]
-    n_steps = int(max(drum_steps.max(initial=-1), bass_steps.max(initial=-1))) + 1
     roll = np.zeros((n_steps, N_DRUM + params.bass_high - params.bass_low + 1), dtype=bool)
     roll[drum_steps, drum_cols] = True
     roll[bass_steps[lowest], N_DRUM + bass_pitches[lowest] - params.bass_low] = True
@@ -610,13 +610,15 @@ class Windows:
 
 def window_phrases(roll: np.ndarray, params: MidiParams) -> Windows:
     """All windows of phrase_bars bars, every hop_bars bars, with at least min_drum_cells lit drum
-    cells and min_bass_steps steps with a bass note; raise MidiError when none passes."""
+    cells and min_bass_steps steps with a bass note; raise MidiError when none passes.
+
+    Only windows that lie wholly inside the roll count (SPEC section 1, "roll end"): a partial last
+    bar is never padded out into a window, as in the released notebook (`loop.shape[0] == 128`)."""
     spb, length = params.steps_per_bar, params.phrase_bars
-    n_bars = -(-len(roll) // spb)
+    n_bars = len(roll) // spb  # whole bars only
     if n_bars < length:
         raise MidiError(f"drums and bass span only {n_bars} bars (a phrase needs {length})")
-    padded = np.zeros((n_bars * spb, roll.shape[1]), dtype=bool)
-    padded[: len(roll)] = roll
+    padded = roll[: n_bars * spb]
     drum_per_bar = np.concatenate([[0], padded[:, :N_DRUM].reshape(n_bars, -1).sum(axis=1)]).cumsum()
     bass_per_bar = np.concatenate([[0], padded[:, N_DRUM:].any(axis=1).reshape(n_bars, spb).sum(axis=1)]).cumsum()
     starts = np.arange(0, n_bars - length + 1, params.hop_bars)
@@ -672,7 +674,13 @@ def extract_phrases(data: bytes, params: MidiParams) -> FilePhrases:
     n_fine = params.parse_resolution * len(beats) if complete else None
     drum_steps, drum_pitches = note_cells(song.drums, first_beat, beats, n_fine, tempo, params, onsets_only=True)
     bass_steps, bass_pitches = note_cells(song.bass, first_beat, beats, n_fine, tempo, params, onsets_only=False)
-    roll = build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params)
+    for name, steps in (("drum", drum_steps), ("bass", bass_steps)):
+        if len(steps) == 0:
+            raise MidiError(f"no {name} note sounds after the first beat")
+    # The roll ends where the released notebook's does: at the last lit step of either track, any
+    # pitch (pypianoroll's set_resolution cuts each track there, pad_to_same joins the two).
+    roll_end = int(max(drum_steps.max(), bass_steps.max())) + 1
+    roll = build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params, roll_end)
     windows = window_phrases(roll, params)
     tempo_bpm = tempo_at_bars(beats, tempo.change_times, tempo.tempi, windows.start_bar, params)
     return FilePhrases(windows, tempo_bpm)
