@@ -126,5 +126,5 @@ if config["detector"]["labels"] or config["detector"]["known_loops"]:
 TARGETS["detector"] = [
     rules.train_loop_detector.output.model,
     rules.summarise_loops.output.summary,
-    *(DETECTOR_EVAL.values() if config["detector"]["labels"] else []),
+    *(DETECTOR_EVAL.values() if config["detector"]["labels"] or config["detector"]["known_loops"] else []),
 ]
