@@ -7,13 +7,14 @@
 # in results/loopnet/test/<set>/. Evaluation (FAD, coherence, tables) is in rules/evaluate.smk.
 
 LOOPNET = config["loopnet"]
-LOOPNET_CODE = code_version("loopnet.py", "models/wave_unet.py", "audio/features.py", "audio/segments.py", "training.py")
+LOOPNET_CODE = code_version("loopnet", "models/wave_unet.py", "audio/features.py", "audio/segments.py", "training.py")
 AUDIO_SEGMENTS = expand("results/audio/segments/shard-{shard}.parquet", shard=shards("audio"))
 AUDIO_FEATURES = expand("results/audio/features/shard-{shard}.parquet", shard=shards("audio"))
 LOOPNET_VARIANTS = "|".join(LOOPNET["variants"]) or "NONE"
 # What shapes training (the rest of the section, e.g. coherence settings, must not retrain).
 LOOPNET_TRAINING = ["epochs", "batch_size", "lr", "base_filters", "wavspec_fft", "wavspec_hop", "multi_fft",
-                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments"]
+                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments", "waveform_weight",
+                    "spectral_weight", "log_spectral_weight", "norm"]
 
 
 rule train_loopnet:
@@ -28,6 +29,8 @@ rule train_loopnet:
         variant=LOOPNET_VARIANTS,
     params:
         settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},
+        # Stored in model.json: `loopgen synth` re-extracts controls with the training data's settings.
+        audio_settings={"segments": config["audio"]["segments"], "features": config["audio"]["features"]},
         seed=config["seed"],
         device=config["device"],
         checkpoint_dir="results/checkpoints/loopnet-{variant}",

@@ -41,23 +41,34 @@ def _write_csv(rows: list[dict], path) -> None:
 
 
 def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
-    """Table 1: FAD of each set against the real test segments, beside the paper's VGGish FAD,
-    then the degradation check that shows the embedding ranks damage in order."""
+    """Table 1: FAD of each set against the real test segments with its 95% bootstrap interval,
+    beside the paper's VGGish FAD; the reference rows (white noise at the real bars' loudness, the
+    real bars low-passed at 1 kHz) that show what a bad FAD is; then the degradation check that
+    shows the embedding ranks damage in order. Every row names its embedding."""
     sets = [r for r in fad_rows if r["kind"] == "set"]
+    references = [r for r in fad_rows if r["kind"] == "reference"]
     checks = [r for r in fad_rows if r["kind"] == "degradation"]
     embedding = fad_rows[0]["embedding"] if fad_rows else "(none)"
-    rows = [{"model": _label(r["set"]), "fad": r["fad"], "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
-             "paper_fad_vggish": PAPER_FAD.get(r["set"]), "embedding": r["embedding"]} for r in sets]
-    _write_csv(rows + [{"model": f"check: {r['set']}", "fad": r["fad"], "fad_std_over_networks": r["fad_std"],
-                        "n_clips": r["n_clips"], "paper_fad_vggish": None, "embedding": r["embedding"]} for r in checks], csv_path)
+
+    def row_of(r, label):
+        return {"model": label, "kind": r["kind"], "fad": r["fad"], "fad_low": r.get("fad_low"), "fad_high": r.get("fad_high"),
+                "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
+                "paper_fad_vggish": PAPER_FAD.get(r["set"]) if r["kind"] == "set" else None, "embedding": r["embedding"]}
+
+    rows = [row_of(r, _label(r["set"])) for r in sets] + [row_of(r, f"reference: {r['set']}") for r in references]
+    _write_csv(rows + [row_of(r, f"check: {r['set']}") for r in checks], csv_path)
     lines = ["# LoopNet table 1: Fréchet Audio Distance to the real test segments", "",
-             f"Embedding: **{embedding}**.", ""]
+             f"Embedding: **{embedding}**. Every clip, real and generated, is peak-normalised before the embedding "
+             "(x / max(0.1, max|x|), as the paper's FAD code) unless the embedding's name says otherwise.", ""]
     if not embedding.startswith("VGGish ("):
         lines += ["No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
                   "paper's scale: compare the rows with each other, not with the paper's column.", ""]
-    lines += ["| Model | FAD (ours) | ± over networks | segments | FAD (paper, VGGish) |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | "
-              f"{_fmt(row['paper_fad_vggish'])} |" for row in rows]
+    lines += ["The interval is a 95% bootstrap over the test clips: do not read a difference smaller than it. "
+              "The reference rows show what a bad FAD is (silence has none).", "",
+              "| Model | FAD (ours) | 95% interval | ± over networks | segments | FAD (paper, VGGish) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_low'])}–{_fmt(row['fad_high'])} | "
+              f"{_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | {_fmt(row['paper_fad_vggish'])} |" for row in rows]
     if checks:
         monotonic = _monotonic(checks)
         lines += ["", "Does the embedding rank damage? Real test segments degraded at rising severity, FAD to the "
