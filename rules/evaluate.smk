@@ -142,6 +142,7 @@ rule loopnet_fad:
         example_hop_s=LOOPNET["fad_example_hop_s"],
         check_clips=LOOPNET["fad_check_clips"],
         peak_normalise=LOOPNET["fad_peak_normalise"],
+        embedding=LOOPNET["fad_embedding"],
         bootstrap=LOOPNET["fad_bootstrap"],
         device=config["device"],
         code=LOOPNET_EVAL_CODE,

@@ -123,9 +123,60 @@ def vggish_embedding(checkpoint: str, example_hop_s: float = 0.48, device="cpu")
     return Embedding(f"VGGish ({checkpoint})", [load_vggish(checkpoint, device)], example_hop_s, str(device))
 
 
-def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="cpu", peak_normalise: bool = True) -> Embedding:
-    """The user's VGGish when a checkpoint is given, else the named random-weights default."""
-    embedding = vggish_embedding(checkpoint, example_hop_s, device) if checkpoint else default_embedding(seeds, example_hop_s, device)
+@dataclass
+class CdpamEmbedding:
+    """CDPAM's trained encoder (weights shipped in the `cdpam` wheel; loopgen.models.cdpam), 512-d
+    "acoustic" or "content" half per 1-s chunk at 22.05 kHz, as fadtk's cdpam-* FAD models. A bar
+    (1.85 s) gives two chunks: its first and its last second (no zero padding)."""
+
+    half: str = "acoustic"
+    device: str = "cpu"
+    batch_size: int = 8
+    peak_normalise: bool = True
+    sample_rate: int = 16000
+
+    def __post_init__(self):
+        from loopgen.models.cdpam import load_cdpam
+
+        if self.half not in ("acoustic", "content"):
+            raise ValueError(f"cdpam embedding half must be 'acoustic' or 'content', got {self.half!r}")
+        self.encoder = load_cdpam(self.device)
+        self.name = f"CDPAM {self.half} (trained weights of the cdpam 0.0.6 wheel; 2 x 1-s chunks a bar at 22.05 kHz)"
+
+    def embed(self, audio: np.ndarray) -> list[np.ndarray]:
+        import torch
+        from scipy.signal import resample_poly
+
+        from loopgen.models.cdpam import SAMPLE_RATE
+
+        if self.peak_normalise:
+            audio = peak_normalise(audio)
+        audio = resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // 50, self.sample_rate // 50, axis=-1)
+        if audio.shape[-1] < SAMPLE_RATE:
+            audio = np.pad(audio, ((0, 0), (0, SAMPLE_RATE - audio.shape[-1])))
+        chunks = np.stack([audio[:, :SAMPLE_RATE], audio[:, -SAMPLE_RATE:]], axis=1).reshape(-1, SAMPLE_RATE)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(chunks), self.batch_size):
+                x = torch.from_numpy((chunks[start : start + self.batch_size] * 32768.0).astype(np.float32)).to(self.device)
+                acoustic, content = self.encoder(x)
+                out.append((acoustic if self.half == "acoustic" else content).double().cpu().numpy())
+        return [np.concatenate(out) if out else np.zeros((0, 512))]
+
+
+EMBEDDINGS = ("vggish", "cdpam-acoustic", "cdpam-content")
+
+
+def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="cpu", peak_normalise: bool = True,
+                   kind: str = "vggish"):
+    """`kind` vggish: the user's VGGish when a checkpoint is given, else the named random-weights
+    default; cdpam-acoustic / cdpam-content: CDPAM's trained encoder."""
+    if kind not in EMBEDDINGS:
+        raise ValueError(f"unknown FAD embedding {kind!r} (known: {', '.join(EMBEDDINGS)})")
+    if kind.startswith("cdpam"):
+        embedding = CdpamEmbedding(kind.split("-")[1], str(device), peak_normalise=peak_normalise)
+    else:
+        embedding = vggish_embedding(checkpoint, example_hop_s, device) if checkpoint else default_embedding(seeds, example_hop_s, device)
     embedding.peak_normalise = peak_normalise
     if not peak_normalise:
         embedding.name += ", no peak normalisation"

@@ -24,6 +24,7 @@ from loopgen.loopnet.data import (  # noqa: F401
     normalise_activations,
     read_segment_audio,
 )
+from loopgen.loopnet import gates  # noqa: F401
 from loopgen.loopnet.gates import gate_row  # noqa: F401
 from loopgen.loopnet.griffin_lim import griffin_lim, spectral_convergence  # noqa: F401
 from loopgen.loopnet.losses import (  # noqa: F401
