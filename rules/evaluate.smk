@@ -225,6 +225,7 @@ rule loopnet_coherence:
 rule evaluate_loopnet:
     input:
         fad=rules.loopnet_fad.output.fad,
+        gates=rules.loopnet_gates.output.gates,
         coherence=expand(f"{LOOPNET_EVAL}/coherence-{{variant}}.parquet", variant=LOOPNET["variants"]),
         meta=expand("results/models/loopnet-{variant}/model.json", variant=LOOPNET["variants"]),
         sets=expand("results/loopnet/test/{set}.parquet", set=[*LOOPNET["variants"], "griffin_lim"]),
@@ -232,6 +233,7 @@ rule evaluate_loopnet:
     output:
         fad_csv=f"{LOOPNET_EVAL}/table1_fad.csv",
         fad_md=f"{LOOPNET_EVAL}/table1_fad.md",
+        gates_md=f"{LOOPNET_EVAL}/gates.md",
         coherence_csv=f"{LOOPNET_EVAL}/table2_coherence.csv",
         coherence_md=f"{LOOPNET_EVAL}/table2_coherence.md",
         training_png=f"{LOOPNET_EVAL}/training_loss.png",
@@ -254,4 +256,4 @@ rule evaluate_loopnet:
         "../workflow/scripts/evaluate_loopnet.py"
 
 
-TARGETS["evaluate_loopnet"] = [*rules.evaluate_loopnet.output, *rules.loopnet_gates.output]
+TARGETS["evaluate_loopnet"] = [*rules.evaluate_loopnet.output, rules.loopnet_gates.output.gates]

@@ -39,15 +39,16 @@ rule train_loopnet:
         "logs/loopnet/train_loopnet-{variant}.log",
     benchmark:
         "logs/loopnet/train_loopnet-{variant}.benchmark.tsv"
-    # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held in memory with
-    # the features), 1.2M weights. Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py),
-    # so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take minutes (an
-    # estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint is written
-    # every epoch, so a job killed at its time limit resumes where it stopped.
+    # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held once in memory:
+    # read row group by row group into one preallocated array; features ~0.1 GB), 1.2M weights.
+    # Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py, before BatchNorm, which
+    # costs 5-13%), so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take
+    # minutes (an estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint
+    # is written every epoch, so a job killed at its time limit resumes where it stopped.
     threads: 2
     resources:
         gpu=1,
-        mem_mb=12000,
+        mem_mb=6000,
         runtime=720,
     script:
         "../workflow/scripts/train_loopnet.py"
@@ -73,8 +74,9 @@ rule synthesize_test:
         "logs/loopnet/synthesize_test-{variant}.log",
     benchmark:
         "logs/loopnet/synthesize_test-{variant}.benchmark.tsv"
-    # ~5k test segments: 30 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
-    # (100 Griffin-Lim iterations), measured: 3-15 min; the test audio (300 MB int16) stays in memory.
+    # ~5k test segments: ~27 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
+    # (100 Griffin-Lim iterations), measured: 3-15 min; only the test split's audio (300 MB int16)
+    # is read (one row group per split in the segment shards).
     threads: 2
     resources:
         mem_mb=4000,

@@ -311,3 +311,51 @@ def test_training_is_deterministic(train, scaler, tmp_path):
     _, first = loopnet.train_loopnet(train, scaler, "WAV", section, seed=3, checkpoint_dir=tmp_path / "a", device="cpu")
     _, second = loopnet.train_loopnet(train, scaler, "WAV", section, seed=3, checkpoint_dir=tmp_path / "b", device="cpu")
     assert first["probe_loss"] == second["probe_loss"]
+
+
+def test_a_short_real_training_run_beats_silence_on_held_out_clips():
+    """The gate the demo checks, at unit-test size: 100 Adam steps (batch 8) of the base-8 network
+    on 0.5-s clips with two kick-like hits at random onsets, the kick activation marking them.
+    On 8 held-out clips the MULTI loss must be <= 0.8 x the loss of silence (measured: 0.68 after
+    100 steps, 0.59 after 150; the first implementation's network sat at 0.98-1.0 of silence).
+    This replaces a test that passed by quieting the random initial output."""
+    n, hop = 8192, 256
+    t = np.arange(2048) / 16000
+    noise = np.random.default_rng(9).standard_normal(2048)
+    hit = (0.6 * np.sin(2 * np.pi * 70 * t) * np.exp(-t / 0.05) + 0.3 * noise * np.exp(-t / 0.004)).astype(np.float32)
+
+    def clips(count, seed):
+        rng = np.random.default_rng(seed)
+        audio, frames = np.zeros((count, n), np.float32), np.zeros((count, 4, 1 + n // hop), np.float32)
+        for i in range(count):
+            for onset in rng.choice(np.arange(0, n - 2048, hop), size=2, replace=False):
+                gain = rng.uniform(0.5, 1.0)
+                audio[i, onset : onset + 2048] += gain * hit
+                frames[i, 0, onset // hop] = gain
+            level = np.sqrt(np.convolve(audio[i] ** 2, np.ones(hop) / hop, "same"))[::hop]
+            frames[i, 3, : len(level)] = level[: frames.shape[-1]]
+        return torch.from_numpy(audio), torch.from_numpy(frames)
+
+    def inputs(frames):
+        return loopnet.frames_to_samples(loopnet.normalise_activations(frames), n_samples=n, hop=hop), torch.zeros(len(frames), 33)
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    _, spec = loopnet.variant_setup("MULTI")
+    model = WaveUNet(LoopNetConfig(n_samples=n, base_filters=8))
+    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
+    train_audio, train_frames = clips(32, seed=0)
+    test_audio, test_frames = clips(8, seed=1)
+    for _ in range(100):
+        index = torch.randint(0, 32, (8,))
+        loss = loopnet.variant_loss(model(*inputs(train_frames[index])), train_audio[index], spec)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        output = model(*inputs(test_frames))
+    ratio = float(loopnet.variant_loss(output, test_audio, spec)) / float(loopnet.variant_loss(torch.zeros_like(output), test_audio, spec))
+    assert ratio <= 0.8, ratio
+    level_db = 20 * np.log10(float(output.std()) / float(test_audio.std()))
+    assert abs(level_db) <= 6, level_db

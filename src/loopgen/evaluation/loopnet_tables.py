@@ -78,6 +78,27 @@ def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
     Path(md_path).write_text("\n".join(lines) + "\n")
 
 
+def gates_table(gates_csv, md_path) -> None:
+    """gates.csv (loopgen.loopnet.gates) as a markdown table: is each variant better than silence,
+    as loud as the real bars, closer to its target than another real loop, and where is it not?"""
+    with open(gates_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    value = lambda row, key, digits=3: _fmt(float(row[key]), digits)
+    lines = ["# LoopNet gates: each variant against trivial outputs (test bars)", "",
+             "loss ratio = test loss / loss of silence under the variant's own loss (≤ 0.8 passes); RMS = median "
+             "output AC RMS − target's (within ±6 dB passes); MR-STFT = median multi-resolution log-magnitude "
+             "distance to the own target, beside a real bar of another loop; LSD = log-spectral distance per band (dB), "
+             "output / another real bar.", "",
+             "| Variant | loss ratio | RMS (dB) | MR-STFT own / other real | closer than other real | "
+             "LSD 0–1 kHz | LSD 1–4 kHz | LSD 4–8 kHz | gates |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        lsd = [f"{value(r, f'lsd_{b}_db', 1)} / {value(r, f'lsd_{b}_db_other_real', 1)}" for b in ("low", "mid", "high")]
+        lines.append(f"| {r['variant']} | {value(r, 'loss_ratio')} | {value(r, 'rms_db_diff', 1)} | "
+                     f"{value(r, 'mrstft_to_target', 2)} / {value(r, 'mrstft_other_real', 2)} | "
+                     f"{100 * float(r['share_closer']):.0f}% | {' | '.join(lsd)} | {'pass' if r['passes'] == 'True' else 'FAIL'} |")
+    Path(md_path).write_text("\n".join(lines) + "\n")
+
+
 def _monotonic(checks: list[dict]) -> bool:
     series: dict[str, list[float]] = {}
     for row in checks:
