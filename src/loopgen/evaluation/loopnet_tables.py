@@ -164,7 +164,8 @@ def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str
 
 def plot_training(histories: dict[str, dict], png) -> None:
     """Probe loss (fixed training segments, eval mode) before training and after each epoch, per
-    variant, relative to its value before training (the variants' losses have different scales)."""
+    variant, relative to the loss of silence on the same segments (the variants' losses have
+    different scales; below 1 = better than silence, the dashed gate at 0.8)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,9 +174,10 @@ def plot_training(histories: dict[str, dict], png) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for variant, history in histories.items():
         probe = np.asarray(history["probe_loss"], dtype=float)
-        ax.plot(range(len(probe)), probe / probe[0], marker="o", markersize=3, label=variant)
+        ax.plot(range(len(probe)), probe / history.get("silence_probe_loss", probe[0]), marker="o", markersize=3, label=variant)
+    ax.axhline(0.8, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("probe loss / initial")
+    ax.set_ylabel("probe loss / loss of silence")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
