@@ -105,6 +105,9 @@ class SegmentAudio:
         return len(self.segment_id)
 
 
+READ_BATCH = 256  # segments decoded at a time (~15 MB of audio)
+
+
 def _row_groups_of_split(path, split: str | None):
     """(row group index, boolean mask of its rows in `split`) for the row groups that hold any.
     Only the small `split` column is read here; the audio stage writes one row group per split
@@ -127,49 +130,53 @@ def read_segment_audio(segment_paths, split: str | None = None) -> SegmentAudio:
     """Segments of one split ('train' | 'test' | None = all), sorted by segment_id, wrong-length
     rows left out with a warning.
 
-    Memory: the audio is copied row group by row group into one preallocated (N, N_SAMPLES) int16
-    array (two passes: ids and lengths first, then the audio), so the peak is the split's PCM plus
-    one row group, not every shard's audio and its copies (reviews/paper-scale-2026-11.md, risk 9)."""
+    Memory: the audio is copied batch by batch into one preallocated (N, N_SAMPLES) int16 array
+    (two passes: ids and lengths first, then the audio), so the peak is the split's PCM plus one
+    batch of READ_BATCH segments, not every shard's audio and its copies (reviews/paper-scale-2026-11.md,
+    risk 9)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from loopgen.tables import SchemaMismatch
 
     meta_columns = ["segment_id", "loop_id", "bar", "split"]
-    places = []  # (path, row group, mask of kept rows) in reading order
+    places = []  # (path, row group, kept rows of each batch) in reading order
     ids, loops, bars, sources = [], [], [], []
     for path in segment_paths:
         file_schema = pq.read_schema(path)  # the footer only
         for name in [*meta_columns, "pcm"]:
             if name not in file_schema.names or file_schema.field(name).type != SEGMENT_SCHEMA.field(name).type:
                 raise SchemaMismatch(f"{path}: column {name!r} missing or not {SEGMENT_SCHEMA.field(name).type}")
-        file = pq.ParquetFile(path)
-        for group, mask in _row_groups_of_split(path, split):
-            table = file.read_row_group(group, columns=meta_columns)
-            lengths = np.asarray(pc.fill_null(pc.list_value_length(file.read_row_group(group, columns=["pcm"])["pcm"]), -1))
-            keep = (lengths == N_SAMPLES) if mask is None else mask & (lengths == N_SAMPLES)
-            for i in np.flatnonzero((lengths != N_SAMPLES) & (mask if mask is not None else True)):
-                log.warning("%s: segment %s: pcm has %d values, expected %d; left out",
-                            path, table["segment_id"][int(i)].as_py(), lengths[i], N_SAMPLES)
-            rows = np.flatnonzero(keep)
-            places.append((path, group, rows))
-            ids += [table["segment_id"][int(i)].as_py() for i in rows]
-            loops += [table["loop_id"][int(i)].as_py() for i in rows]
-            bars += [table["bar"][int(i)].as_py() for i in rows]
-            sources += [str(path)] * len(rows)
+        file = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)  # stream pages, not whole column chunks
+        for group, _ in _row_groups_of_split(path, split):
+            kept = []
+            for batch in file.iter_batches(READ_BATCH, row_groups=[group], columns=[*meta_columns, "pcm"]):
+                lengths = np.asarray(pc.fill_null(pc.list_value_length(batch["pcm"]), -1))
+                in_split = np.ones(len(lengths), bool) if split is None else np.asarray(batch["split"].to_pylist(), object) == split
+                for i in np.flatnonzero(in_split & (lengths != N_SAMPLES)):
+                    log.warning("%s: segment %s: pcm has %d values, expected %d; left out",
+                                path, batch["segment_id"][int(i)].as_py(), lengths[i], N_SAMPLES)
+                rows = np.flatnonzero(in_split & (lengths == N_SAMPLES))
+                kept.append(rows)
+                for name, out in (("segment_id", ids), ("loop_id", loops), ("bar", bars)):
+                    values = batch[name].to_pylist()
+                    out += [values[i] for i in rows]
+                sources += [str(path)] * len(rows)
+            places.append((path, group, kept))
     order = np.argsort(np.asarray(ids, dtype=object), kind="stable") if ids else np.zeros(0, int)
     position = np.empty(len(ids), dtype=np.int64)
     position[order] = np.arange(len(ids))
     pcm = np.empty((len(ids), N_SAMPLES), np.int16)
     done = 0
-    for path, group, rows in places:
-        if len(rows):
-            column = pq.ParquetFile(path).read_row_group(group, columns=["pcm"])["pcm"].combine_chunks()
-            values = np.asarray(column.values, np.int16)  # every kept row has N_SAMPLES values
-            offsets = np.asarray(column.offsets)
-            for k, row in enumerate(rows):
-                pcm[position[done + k]] = values[offsets[row] : offsets[row] + N_SAMPLES]
-        done += len(rows)
+    for path, group, kept in places:
+        batches = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False).iter_batches(READ_BATCH, row_groups=[group], columns=["pcm"])
+        for batch, rows in zip(batches, kept):
+            if len(rows):
+                column = batch["pcm"]
+                values, offsets = np.asarray(column.values, np.int16), np.asarray(column.offsets)
+                for k, row in enumerate(rows):
+                    pcm[position[done + k]] = values[offsets[row] : offsets[row] + N_SAMPLES]
+            done += len(rows)
     return SegmentAudio(
         segment_id=[ids[i] for i in order],
         loop_id=[loops[i] for i in order],
