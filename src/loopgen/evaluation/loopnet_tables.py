@@ -63,7 +63,8 @@ def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
     if not embedding.startswith("VGGish ("):
         lines += ["No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
                   "paper's scale: compare the rows with each other, not with the paper's column.", ""]
-    lines += ["The interval is a 95% bootstrap over the test clips: do not read a difference smaller than it. "
+    lines += ["The interval is the FAD ± half the 95% range of its bootstrap resamples over the test clips: do not "
+              "read a difference smaller than it. "
               "The reference rows show what a bad FAD is (silence has none).", "",
               "| Model | FAD (ours) | 95% interval | ± over networks | segments | FAD (paper, VGGish) |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
