@@ -127,6 +127,7 @@ rule train_prior:
 
 rule sample_loops:
     input:
+        codes=rules.encode_loops.output.codes,  # n_samples null: as many as the training split
         vqvae=rules.train_vqvae.output.model,
         prior=rules.train_prior.output.model,
         detector=f"{DETECTOR_DIR}/model.pt",
@@ -214,6 +215,7 @@ NUMERIC_LIMITS = [name for name, limit in REJECTION_LIMITS.items() if limit is n
 
 rule rejection_sweep:
     input:
+        codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
         vqvae=rules.train_vqvae.output.model,
         prior=rules.train_prior.output.model,
         detector=f"{DETECTOR_DIR}/model.pt",
@@ -253,6 +255,7 @@ rule rejection_sweep:
 rule rejection_none:
     input:
         samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
+        codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
     output:
         samples=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.parquet",
         stats=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.json",

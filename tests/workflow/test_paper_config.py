@@ -31,7 +31,7 @@ def test_paper_config_keeps_no_demo_setting():
     for section in MODEL_SECTIONS:  # the schema's defaults are the papers' settings
         assert config[section] == defaults[section], section
     assert config["detector"]["labels"] is None
-    assert config["sampling"]["n_samples"] == 751_935 and config["vqvae"]["channels"] == 128
+    assert config["sampling"]["n_samples"] is None and config["vqvae"]["channels"] == 128  # None: the training split
     assert config["midi"]["n_shards"] >= 16 and config["audio"]["n_shards"] >= 16
     assert config["device"] == "cuda"
 

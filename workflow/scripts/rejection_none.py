@@ -11,7 +11,8 @@ from pathlib import Path
 from loopgen import symbolic
 from loopgen.tables import read_head, write_table
 
-mode_name, n_keep = snakemake.wildcards.mode, snakemake.params.n_keep
+mode_name = snakemake.wildcards.mode
+n_keep = snakemake.params.n_keep or symbolic.training_split_size(snakemake.input.codes)
 head = read_head(snakemake.input.samples, symbolic.SAMPLE_SCHEMA, n_keep)
 if head.num_rows < n_keep:
     log.warning("only %d plain samples (sampling.n_samples) for n_keep %d", head.num_rows, n_keep)

@@ -22,13 +22,15 @@ seed = symbolic.derived_seed(p.seed, "rejection_sweep", mode_name)
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
                                     seed, device, p.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
+n_keep = p.n_keep or symbolic.training_split_size(snakemake.input.codes)
+max_tries = p.max_tries or 10 * n_keep
 log.info("mode %s (%s), loop-score limits %s: keeping %d below each, at most %d tries in all", mode_name,
-         p.mode, p.limits, p.n_keep, p.max_tries)
+         p.mode, p.limits, n_keep, max_tries)
 
 names = [format(limit, "g") for limit in p.limits]
 stats = symbolic.nested_rejection(
-    sampler, SamplingMode(**p.mode), lambda packed: detector.loop_scores(scorer, packed), p.limits, p.n_keep,
-    p.max_tries, dict(zip(p.limits, snakemake.output.samples)), p.state_dir,
+    sampler, SamplingMode(**p.mode), lambda packed: detector.loop_scores(scorer, packed), p.limits, n_keep,
+    max_tries, dict(zip(p.limits, snakemake.output.samples)), p.state_dir,
     {limit: f"{mode_name}-limit-{name}" for limit, name in zip(p.limits, names)},
     run_key=f"{p.code}:{seed}:{mode_name}:{p.batch_size}")
 by_limit = {row["limit"]: row for row in stats}

@@ -19,13 +19,14 @@ torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 mode_name, chunk = snakemake.wildcards.mode, int(snakemake.wildcards.chunk)
 mode = SamplingMode(**p.mode)
-first, last = (p.n_samples * chunk) // p.chunks, (p.n_samples * (chunk + 1)) // p.chunks
 device = rule_device(snakemake)
 seed = symbolic.derived_seed(p.seed, "sample_loops", mode_name, chunk)
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
                                     seed, device, p.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
-log.info("sampling loops %d-%d of %d (chunk %d of %d) in mode %s (%s)", first, last, p.n_samples, chunk + 1,
+n_samples = p.n_samples or symbolic.training_split_size(snakemake.input.codes)
+first, last = (n_samples * chunk) // p.chunks, (n_samples * (chunk + 1)) // p.chunks
+log.info("sampling loops %d-%d of %d (chunk %d of %d) in mode %s (%s)", first, last, n_samples, chunk + 1,
          p.chunks, mode_name, mode)
 
 table = symbolic.sample_loops(sampler, last - first, mode, lambda packed: detector.loop_scores(scorer, packed),
