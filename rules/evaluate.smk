@@ -3,7 +3,7 @@
 
 # --- symbolic evaluation ---
 # Symbolic generation (SPEC section 4). Each generated set (every sampling mode, every limit of the
-# rejection sweep) against the training loops: LS, UP, ND and P/R/D/C per random embedding network
+# rejection sweep) against the training split of the loops: LS, UP, ND and P/R/D/C per random embedding network
 # -> results/eval/symbolic/sets/<set>.parquet. The VQ-VAE's reconstruction error on its validation
 # songs -> results/eval/symbolic/reconstruction.parquet. evaluate_symbolic gathers them with the
 # training set's numbers into results/eval/symbolic.parquet and writes tables 1-3 (CSV + Markdown),
@@ -34,6 +34,7 @@ SYMBOLIC_EVAL_SETS = symbolic_eval_sets()
 rule symbolic_set_metrics:
     input:
         loops=LOOP_SHARDS,
+        codes=rules.encode_loops.output.codes,  # the real set is the training split (SPEC section 4)
         samples=lambda wildcards: SYMBOLIC_EVAL_SETS[wildcards.eval_set]["path"],
     output:
         rows=f"{SYMBOLIC_EVAL}/sets/{{eval_set}}.parquet",
@@ -89,6 +90,7 @@ rule symbolic_reconstruction:
 rule evaluate_symbolic:
     input:
         loops=LOOP_SHARDS,
+        codes=rules.encode_loops.output.codes,
         sets=expand(f"{SYMBOLIC_EVAL}/sets/{{eval_set}}.parquet", eval_set=SYMBOLIC_EVAL_SETS),
         reconstruction=rules.symbolic_reconstruction.output.rows,
         acceptance=rules.rejection_table.output.table,
