@@ -15,6 +15,8 @@ NOT_IMPORTED = {
     # timbral_models is installed with --no-deps (Makefile); these are the modules it imports.
     "pyloudnorm": "imported by timbral_models",
     "six": "imported by timbral_models",
+    "ruff": "a command (make lint)",
+    "snakefmt": "a command (make lint)",
 }
 
 
