@@ -62,3 +62,17 @@ def test_the_resumable_state_round_trips_and_continues_every_random_stream(tmp_p
 
 def test_no_checkpoint_is_none(tmp_path):
     assert Checkpoint(tmp_path).load() is None
+
+
+def test_every_torch_load_in_the_project_reads_weights_only():
+    # weights_only=False (or leaving it out on older torch) unpickles arbitrary objects: code execution.
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    sources = [*repo.glob("src/**/*.py"), *repo.glob("workflow/**/*.py"), *repo.glob("benchmarks/*.py")]
+    calls = [(path.relative_to(repo), call) for path in sources
+             for call in re.findall(r"torch\.load\((?:[^()]|\([^()]*\))*\)", path.read_text())]
+    assert calls, "no torch.load found: the pattern is out of date"
+    unsafe = [f"{path}: {call}" for path, call in calls if "weights_only=True" not in call]
+    assert unsafe == []
