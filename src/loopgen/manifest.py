@@ -54,8 +54,9 @@ def scan(root: str | os.PathLike, suffixes: tuple[str, ...]) -> list[tuple[str, 
     return sorted(found)
 
 
-def shard_texts(root: str | os.PathLike, suffixes: tuple[str, ...], n_shards: int,
-                metadata: str | None = None) -> list[str]:
+def shard_texts(
+    root: str | os.PathLike, suffixes: tuple[str, ...], n_shards: int, metadata: str | None = None
+) -> list[str]:
     """The manifest text of each of `n_shards` shards of the dump at `root`.
 
     `metadata` names a CSV inside the dump whose rows describe its files (the audio dump's

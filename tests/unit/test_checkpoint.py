@@ -43,10 +43,16 @@ def test_the_resumable_state_round_trips_and_continues_every_random_stream(tmp_p
     optimiser.step()
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     np.random.normal()  # leaves a cached Gaussian in numpy's state, which must survive too
-    Checkpoint(tmp_path).save({
-        "epoch": np.int64(2), "history": [{"loss": np.float32(0.5)}], "order": np.arange(4),
-        "model": model.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng_state(),
-    })
+    Checkpoint(tmp_path).save(
+        {
+            "epoch": np.int64(2),
+            "history": [{"loss": np.float32(0.5)}],
+            "order": np.arange(4),
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "rng": rng_state(),
+        }
+    )
     expected = draws()
 
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
@@ -71,8 +77,11 @@ def test_every_torch_load_in_the_project_reads_weights_only():
 
     repo = Path(__file__).resolve().parents[2]
     sources = [*repo.glob("src/**/*.py"), *repo.glob("workflow/**/*.py"), *repo.glob("benchmarks/*.py")]
-    calls = [(path.relative_to(repo), call) for path in sources
-             for call in re.findall(r"torch\.load\((?:[^()]|\([^()]*\))*\)", path.read_text())]
+    calls = [
+        (path.relative_to(repo), call)
+        for path in sources
+        for call in re.findall(r"torch\.load\((?:[^()]|\([^()]*\))*\)", path.read_text())
+    ]
     assert calls, "no torch.load found: the pattern is out of date"
     unsafe = [f"{path}: {call}" for path, call in calls if "weights_only=True" not in call]
     assert unsafe == []

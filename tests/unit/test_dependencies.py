@@ -27,8 +27,14 @@ def declared() -> list[str]:
 
 
 def imported_top_level_modules() -> set[str]:
-    sources = [*REPO.glob("src/**/*.py"), *REPO.glob("workflow/**/*.py"), *REPO.glob("tests/**/*.py"),
-               *REPO.glob("benchmarks/*.py"), REPO / "Snakefile", *REPO.glob("rules/*.smk")]
+    sources = [
+        *REPO.glob("src/**/*.py"),
+        *REPO.glob("workflow/**/*.py"),
+        *REPO.glob("tests/**/*.py"),
+        *REPO.glob("benchmarks/*.py"),
+        REPO / "Snakefile",
+        *REPO.glob("rules/*.smk"),
+    ]
     pattern = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", flags=re.M)
     return {name for source in sources for name in pattern.findall(source.read_text())}
 
@@ -39,14 +45,19 @@ def test_every_declared_dependency_is_used():
         for distribution in distributions:
             modules_of.setdefault(distribution.lower().replace("_", "-"), set()).add(module)
     imported = imported_top_level_modules()
-    unused = [name for name in declared()
-              if name.lower().replace("_", "-") not in NOT_IMPORTED
-              and not modules_of.get(name.lower().replace("_", "-"), set()) & imported]
+    unused = [
+        name
+        for name in declared()
+        if name.lower().replace("_", "-") not in NOT_IMPORTED
+        and not modules_of.get(name.lower().replace("_", "-"), set()) & imported
+    ]
     assert unused == [], f"declared in pyproject.toml but imported nowhere: {unused}"
 
 
 def test_the_exceptions_are_still_true():
     timbral = Path(importlib.util.find_spec("timbral_models").origin).parent
-    timbral_imports = {m for f in timbral.glob("*.py") for m in re.findall(r"^\s*import\s+(\w+)", f.read_text(), flags=re.M)}
+    timbral_imports = {
+        m for f in timbral.glob("*.py") for m in re.findall(r"^\s*import\s+(\w+)", f.read_text(), flags=re.M)
+    }
     assert {"pyloudnorm", "six"} <= timbral_imports
     assert "--executor slurm" in (REPO / "README.md").read_text() or (REPO / "profiles/slurm").is_dir()

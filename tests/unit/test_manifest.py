@@ -51,7 +51,9 @@ def test_a_metadata_row_goes_with_its_file(tmp_path):
     assert sum("../outside.wav" in text for text in texts) == 1  # rows that leave the dump are kept too
 
     before = shard_texts(tmp_path, AUDIO_SUFFIXES, 2, metadata="metadata.csv")
-    (tmp_path / "metadata.csv").write_text((tmp_path / "metadata.csv").read_text().replace(f"{names[0]},128", f"{names[0]},126"))
+    (tmp_path / "metadata.csv").write_text(
+        (tmp_path / "metadata.csv").read_text().replace(f"{names[0]},128", f"{names[0]},126")
+    )
     after = shard_texts(tmp_path, AUDIO_SUFFIXES, 2, metadata="metadata.csv")
     changed = [shard for shard in range(2) if before[shard] != after[shard]]
     assert changed == [shard_of(names[0], 2)]

@@ -20,7 +20,11 @@ TARGETS = ["results/midi/files.parquet"]
 
 def planned(workdir, *args) -> dict[str, int]:
     result = snakemake(workdir, *TARGETS, "--dry-run", "--quiet", "rules", *args)
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, flags=re.M) if rule != "total"}
+    return {
+        rule: int(n)
+        for rule, n in re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, flags=re.M)
+        if rule != "total"
+    }
 
 
 @pytest.fixture
@@ -41,8 +45,15 @@ def test_a_second_configfile_changes_one_nested_key_and_keeps_the_rest(midi_copy
 
 def test_the_merged_config_is_still_validated(midi_copy):
     (midi_copy / "my.yaml").write_text("midi:\n  min_drum_cells: many\n")
-    result = snakemake(midi_copy, *TARGETS, "--dry-run", "--configfile", str(midi_copy / "config.yaml"),
-                       str(midi_copy / "my.yaml"), check=False)
+    result = snakemake(
+        midi_copy,
+        *TARGETS,
+        "--dry-run",
+        "--configfile",
+        str(midi_copy / "config.yaml"),
+        str(midi_copy / "my.yaml"),
+        check=False,
+    )
     assert result.returncode != 0
     assert "config error: midi.min_drum_cells: 'many' is not of type 'integer'" in result.stdout + result.stderr
 

@@ -107,7 +107,13 @@ def test_a_new_loop_deep_in_the_audio_dump_reruns_its_shard_only(copy):
         f.write(f"{new},{source['annotated_bpm']:g},C,House,Drums\n")
 
     planned = jobs_planned(copy, AUDIO_TARGETS)
-    assert planned == {"dump_manifest": 1, "check_loops": 1, "segment_loops": 1, "extract_features": 1, "feature_stats": 1}
+    assert planned == {
+        "dump_manifest": 1,
+        "check_loops": 1,
+        "segment_loops": 1,
+        "extract_features": 1,
+        "feature_stats": 1,
+    }
     other = f"shard-{source['shard']}.parquet"
     before = mtimes(copy, "results/audio/*/shard-*.parquet")
     snakemake(copy, *AUDIO_TARGETS)
@@ -120,25 +126,53 @@ def test_a_new_loop_deep_in_the_audio_dump_reruns_its_shard_only(copy):
 
 
 def test_an_audio_file_removed_or_replaced_plans_its_shard_only(copy):
-    accepted = [r for r in read_table(copy / "results/audio/loops.parquet", LOOP_SCHEMA).to_pylist() if r["status"] == "accepted"]
+    accepted = [
+        r
+        for r in read_table(copy / "results/audio/loops.parquet", LOOP_SCHEMA).to_pylist()
+        if r["status"] == "accepted"
+    ]
     removed = accepted[0]
     (copy / AUDIO / removed["file"]).unlink()
-    assert jobs_planned(copy, AUDIO_TARGETS) == {"dump_manifest": 1, "check_loops": 1, "segment_loops": 1, "extract_features": 1, "feature_stats": 1}
+    assert jobs_planned(copy, AUDIO_TARGETS) == {
+        "dump_manifest": 1,
+        "check_loops": 1,
+        "segment_loops": 1,
+        "extract_features": 1,
+        "feature_stats": 1,
+    }
 
     replaced = next(r for r in accepted if r["shard"] != removed["shard"])
     samples, sr = soundfile.read(copy / AUDIO / replaced["file"])
     soundfile.write(copy / AUDIO / replaced["file"], np.flip(samples, axis=0), sr)  # same name, other bytes
-    assert jobs_planned(copy, AUDIO_TARGETS) == {"dump_manifest": 2, "check_loops": 1, "segment_loops": 2, "extract_features": 2, "feature_stats": 1}
+    assert jobs_planned(copy, AUDIO_TARGETS) == {
+        "dump_manifest": 2,
+        "check_loops": 1,
+        "segment_loops": 2,
+        "extract_features": 2,
+        "feature_stats": 1,
+    }
 
 
 def test_a_metadata_row_edit_reruns_that_loops_shard_only(copy):
-    accepted = [r for r in read_table(copy / "results/audio/loops.parquet", LOOP_SCHEMA).to_pylist() if r["status"] == "accepted"]
+    accepted = [
+        r
+        for r in read_table(copy / "results/audio/loops.parquet", LOOP_SCHEMA).to_pylist()
+        if r["status"] == "accepted"
+    ]
     metadata = copy / AUDIO / "metadata.csv"
     lines = metadata.read_text().splitlines(keepends=True)
     index = next(i for i, line in enumerate(lines) if line.startswith(accepted[0]["file"] + ","))
-    lines[index] = lines[index].replace(",House,", ",Techno,") if ",House," in lines[index] else lines[index].rstrip("\n") + "x\n"
+    lines[index] = (
+        lines[index].replace(",House,", ",Techno,") if ",House," in lines[index] else lines[index].rstrip("\n") + "x\n"
+    )
     metadata.write_text("".join(lines))
-    assert jobs_planned(copy, AUDIO_TARGETS) == {"dump_manifest": 1, "check_loops": 1, "segment_loops": 1, "extract_features": 1, "feature_stats": 1}
+    assert jobs_planned(copy, AUDIO_TARGETS) == {
+        "dump_manifest": 1,
+        "check_loops": 1,
+        "segment_loops": 1,
+        "extract_features": 1,
+        "feature_stats": 1,
+    }
 
 
 def test_a_setting_behind_loops_parquet_still_reruns_every_audio_shard(copy):

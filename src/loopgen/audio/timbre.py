@@ -45,7 +45,7 @@ def timbre(audio: np.ndarray, sr: int, names: tuple[str, ...] = TIMBRE_MODELS, e
         for name in names:
             try:
                 values.append(float(functions[name]()))
-            except Exception as error:  # the package raises bare ValueError/IndexError on degenerate input
+            except Exception as error:  # noqa: BLE001 - the package raises bare ValueError/IndexError on degenerate input
                 values.append(np.nan)
                 errors.append(f"{name}: {type(error).__name__}: {error}")
     if len(errors) == len(names):

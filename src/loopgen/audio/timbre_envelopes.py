@@ -13,7 +13,9 @@ import numpy as np
 from loopgen.audio import timbre_kernels as kernels
 
 
-def sample_and_hold_envelope(audio: np.ndarray, fs: float, decay_time: float = 0.2, hold_time: float = 0.01) -> np.ndarray:
+def sample_and_hold_envelope(
+    audio: np.ndarray, fs: float, decay_time: float = 0.2, hold_time: float = 0.01
+) -> np.ndarray:
     """timbral_util.sample_and_hold_envelope_calculation."""
     abs_samples = np.abs(np.asarray(audio, dtype=np.float64))
     decay = np.max(abs_samples) / (decay_time * fs)
@@ -25,7 +27,9 @@ def rms_rows(frames: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(frames * frames, axis=1))
 
 
-def rms_envelope(audio: np.ndarray, step_size: int = 256, overlap_step: int = 256, normalise: bool = True) -> np.ndarray:
+def rms_envelope(
+    audio: np.ndarray, step_size: int = 256, overlap_step: int = 256, normalise: bool = True
+) -> np.ndarray:
     """timbral_util.calculate_rms_enveope."""
     starts = np.arange(0, max(len(audio) - step_size, 0), overlap_step)
     frames = audio[starts[:, None] + np.arange(step_size)] if len(starts) else np.zeros((0, step_size))
@@ -94,8 +98,18 @@ def return_loop(onset_loc, envelope, function_time_thresh, hist_threshold, hist_
                 return 0
 
 
-def calculate_onsets(audio, envelope, fs, strength, look_back_time=20, hysteresis_time=300, hysteresis_percent=10,
-                     onset_in_noise_threshold=10, minimum_onset_time_separation=100, nperseg=512) -> list:
+def calculate_onsets(
+    audio,
+    envelope,
+    fs,
+    strength,
+    look_back_time=20,
+    hysteresis_time=300,
+    hysteresis_percent=10,
+    onset_in_noise_threshold=10,
+    minimum_onset_time_separation=100,
+    nperseg=512,
+) -> list:
     """timbral_util.calculate_onsets given librosa's onset strength of `audio` (computed once by the
     caller; the package computes it twice). Same statements, numpy reductions for builtin max/min."""
     import librosa
@@ -113,8 +127,11 @@ def calculate_onsets(audio, envelope, fs, strength, look_back_time=20, hysteresi
         if onset_idx > 0:
             onset_loc = np.array(onset_idx).astype("int")
             if not corrected_onsets or (onset_loc + 511) < len(envelope):
-                corrected_onsets.append(return_loop(onset_loc, envelope, time_thresh, hysteresis_thresh,
-                                                    hysteresis_samples, nperseg=nperseg))
+                corrected_onsets.append(
+                    return_loop(
+                        onset_loc, envelope, time_thresh, hysteresis_thresh, hysteresis_samples, nperseg=nperseg
+                    )
+                )
         else:
             corrected_onsets.append(0)
 
@@ -149,8 +166,11 @@ def calculate_onsets(audio, envelope, fs, strength, look_back_time=20, hysteresi
         minimum_separation = fs * 0.001 * minimum_onset_time_separation
         time_separation = np.diff(corrected_onsets)
         while len(corrected_onsets) > 1 and min(time_separation) < minimum_separation:
-            onsets_to_remove = [i + 1 for i in range(len(corrected_onsets) - 1)
-                                if abs(corrected_onsets[i + 1] - corrected_onsets[i]) < minimum_separation]
+            onsets_to_remove = [
+                i + 1
+                for i in range(len(corrected_onsets) - 1)
+                if abs(corrected_onsets[i + 1] - corrected_onsets[i]) < minimum_separation
+            ]
             corrected_onsets = np.delete(corrected_onsets, onsets_to_remove)
             time_separation = np.diff(corrected_onsets)
 

@@ -52,9 +52,9 @@ from loopgen.audio.timbre_spectra import (
     bandwidth_array,
     column_sums,
     detect_peaks,
+    line_fit_r2,
     percussive_ratio,
     psd_spectrogram,
-    line_fit_r2,
     specific_loudness,
     spectral_centroid,
     third_octave_levels,
@@ -130,7 +130,13 @@ def hardness(a: Analysis, max_attack_time=0.1, bandwidth_thresh_db=-75) -> float
     bandwidth_fs = fs / float(step)
     bandwidth_onset = np.array(onsets / float(step)).astype("int")
 
-    all_bandwidth_max, all_attack_time, all_max_strength, all_max_strength_bandwidth, all_attack_centroid = [], [], [], [], []
+    all_bandwidth_max, all_attack_time, all_max_strength, all_max_strength_bandwidth, all_attack_centroid = (
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     for count in range(len(bandwidth_onset)):
         onset = bandwidth_onset[count]
         segment = bandwidth[onset:] if onset == bandwidth_onset[-1] else bandwidth[onset : bandwidth_onset[count + 1]]
@@ -167,10 +173,28 @@ def hardness(a: Analysis, max_attack_time=0.1, bandwidth_thresh_db=-75) -> float
         mean_attack_centroid = 200.0
     log_attack_centroid = np.log10(mean_attack_centroid)
 
-    metrics = np.array([log_weighted_bandwidth_max, log_attack_centroid, log_weighted_midband_level, log_HP_ratio,
-                        log_mean_max_strength, mean_attack_time, 1.0])
-    coefficients = np.array([12.079781720638145, 18.52100377170042, 14.139883645260355, 5.567690321917516,
-                             3.9346817690405635, -4.326890461087848, -85.60352209068202])
+    metrics = np.array(
+        [
+            log_weighted_bandwidth_max,
+            log_attack_centroid,
+            log_weighted_midband_level,
+            log_HP_ratio,
+            log_mean_max_strength,
+            mean_attack_time,
+            1.0,
+        ]
+    )
+    coefficients = np.array(
+        [
+            12.079781720638145,
+            18.52100377170042,
+            14.139883645260355,
+            5.567690321917516,
+            3.9346817690405635,
+            -4.326890461087848,
+            -85.60352209068202,
+        ]
+    )
     return np.sum(metrics * coefficients)
 
 
@@ -202,7 +226,9 @@ def _fixed_spectrogram(audio, fs, nfft, whole):
     the packages' branch for audio shorter than a frame (one frame of it all, zero-padded)."""
     if whole:
         return psd_spectrogram(audio, fs, "hamming", len(audio), len(audio) - 1, nfft, "spectrum")
-    return psd_spectrogram(audio, fs, "hamming", nfft, int(3 * nfft / 4), nfft, "spectrum")  # the package's "hop_size" is the overlap
+    return psd_spectrogram(
+        audio, fs, "hamming", nfft, int(3 * nfft / 4), nfft, "spectrum"
+    )  # the package's "hop_size" is the overlap
 
 
 def _filtered(util, audio, fs, kind, crossover, times=3):
@@ -213,14 +239,22 @@ def _filtered(util, audio, fs, kind, crossover, times=3):
     return audio
 
 
-def depth(a: Analysis, threshold_db=-60, low_frequency_limit=20, centroid_crossover_frequency=2000,
-          ratio_crossover_frequency=500, db_decay_threshold=-40) -> float:
+def depth(
+    a: Analysis,
+    threshold_db=-60,
+    low_frequency_limit=20,
+    centroid_crossover_frequency=2000,
+    ratio_crossover_frequency=500,
+    db_decay_threshold=-40,
+) -> float:
     util, fs = timbral_util(), a.fs
-    audio = a.highpassed_20hz if low_frequency_limit == 20 else _filtered(util, a.audio, fs, "high", low_frequency_limit)
+    audio = (
+        a.highpassed_20hz if low_frequency_limit == 20 else _filtered(util, a.audio, fs, "high", low_frequency_limit)
+    )
     lowpass_centroid = _filtered(util, audio, fs, "low", centroid_crossover_frequency)
     lowpass_ratio = _filtered(util, audio, fs, "low", ratio_crossover_frequency)
-    lowpass_ratio *= (1.0 / np.max(np.abs(audio)))
-    lowpass_centroid *= (1.0 / np.max(np.abs(audio)))
+    lowpass_ratio *= 1.0 / np.max(np.abs(audio))
+    lowpass_centroid *= 1.0 / np.max(np.abs(audio))
     audio = audio * (1.0 / np.max(np.abs(audio)))
 
     nfft = 4096
@@ -268,8 +302,17 @@ def depth(a: Analysis, threshold_db=-60, low_frequency_limit=20, centroid_crosso
 
     m2, m3 = weighted_mean_lower_ratio, mean_duration
     metrics = np.array([weighted_mean_lower_centroid, m2, m3, pitch_estimate, m2 * m3, util.sigmoid(m2) * m3, 1.0])
-    coefficients = np.array([-0.0043703565847874465, 32.83743202462131, 4.750862716905235, -14.217438690256062,
-                             3.8782339862813924, -0.8544826091735516, 66.69534393444391])
+    coefficients = np.array(
+        [
+            -0.0043703565847874465,
+            32.83743202462131,
+            4.750862716905235,
+            -14.217438690256062,
+            3.8782339862813924,
+            -0.8544826091735516,
+            66.69534393444391,
+        ]
+    )
     return np.sum(metrics * coefficients)
 
 
@@ -278,8 +321,8 @@ def brightness(a: Analysis, ratio_crossover=2000, centroid_crossover=100, blockS
     audio = a.highpassed_20hz if minFreq == 20 else _filtered(util, a.audio, fs, "high", minFreq)
     ratio_highpass = _filtered(util, audio, fs, "high", ratio_crossover)
     centroid_highpass = _filtered(util, audio, fs, "high", centroid_crossover)
-    ratio_highpass *= (1.0 / np.max(np.abs(audio)))
-    centroid_highpass *= (1.0 / np.max(np.abs(audio)))
+    ratio_highpass *= 1.0 / np.max(np.abs(audio))
+    centroid_highpass *= 1.0 / np.max(np.abs(audio))
     audio = audio * (1.0 / np.max(np.abs(audio)))
 
     whole = not len(audio) >= blockSize
@@ -291,7 +334,9 @@ def brightness(a: Analysis, ratio_crossover=2000, centroid_crossover=100, blockS
     centroid_tpower = column_sums(centroid_spec)
     sounding, centroid_sounding = tpower > 0, centroid_tpower > 0.0
     ratio = hp_tpower[sounding] / tpower[sounding]
-    centroid = column_sums(centroid_spec[:, centroid_sounding] * centroid_freq[:, None]) / centroid_tpower[centroid_sounding]
+    centroid = (
+        column_sums(centroid_spec[:, centroid_sounding] * centroid_freq[:, None]) / centroid_tpower[centroid_sounding]
+    )
     weighted_mean_ratio = np.average(ratio, weights=tpower[sounding])
     weighted_mean_hp_centroid = np.average(centroid, weights=centroid_tpower[centroid_sounding])
 
@@ -321,8 +366,10 @@ def roughness(a: Analysis, peak_picking_threshold=0.01) -> float:
     freq = fs / 2 * np.linspace(0, 1, len(spec))
     norm_spec = (spec - np.min(spec)) / (np.max(spec) - np.min(spec))
 
-    peaks = [detect_peaks(norm_spec[:, frame], freq, cthr=peak_picking_threshold, unprocessed_array=spec[:, frame])[1:]
-             for frame in range(spec.shape[1])]
+    peaks = [
+        detect_peaks(norm_spec[:, frame], freq, cthr=peak_picking_threshold, unprocessed_array=spec[:, frame])[1:]
+        for frame in range(spec.shape[1])
+    ]
     all_roughness = vassilakis_roughness([np.asarray(levels) for levels, _ in peaks], [np.asarray(f) for _, f in peaks])
     mean_roughness = np.mean(all_roughness)
     if mean_roughness < 0.01:
@@ -370,10 +417,26 @@ def warmth(a: Analysis, max_FFT_frame_size=8192, max_WR=12000) -> float:
         above_spec, above_freq = np.log10(spec[WR_upper_f_limit_idx:]), np.log10(freq[WR_upper_f_limit_idx:])
         all_decay_score.append(line_fit_r2(above_freq, above_spec))
 
-    metrics = np.array([np.log10(np.mean(all_SC)), weighted_hf, mean_wr, np.mean(all_decay_score),
-                        np.average(all_ratio, weights=all_rms), 1.0])
-    coefficients = np.array([-4.464258317026696, -0.08819320850778556, 0.29156539973575546, 17.274733561081554,
-                             8.403340066029507, 45.21212125085579])
+    metrics = np.array(
+        [
+            np.log10(np.mean(all_SC)),
+            weighted_hf,
+            mean_wr,
+            np.mean(all_decay_score),
+            np.average(all_ratio, weights=all_rms),
+            1.0,
+        ]
+    )
+    coefficients = np.array(
+        [
+            -4.464258317026696,
+            -0.08819320850778556,
+            0.29156539973575546,
+            17.274733561081554,
+            8.403340066029507,
+            45.21212125085579,
+        ]
+    )
     return np.sum(metrics * coefficients)
 
 
@@ -402,6 +465,13 @@ def boominess(a: Analysis) -> float:
     return np.sum(np.array([rms_boom, ll, 1.0]) * np.array([43.67402696195865, -10.90054738389845, 26.836530575185435]))
 
 
-MODELS = {"hardness": hardness, "depth": depth, "brightness": brightness, "roughness": roughness,
-          "warmth": warmth, "sharpness": sharpness, "boominess": boominess}
+MODELS = {
+    "hardness": hardness,
+    "depth": depth,
+    "brightness": brightness,
+    "roughness": roughness,
+    "warmth": warmth,
+    "sharpness": sharpness,
+    "boominess": boominess,
+}
 assert tuple(MODELS) == TIMBRE_MODELS

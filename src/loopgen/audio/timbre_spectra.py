@@ -13,8 +13,8 @@ import itertools
 import numpy as np
 
 from loopgen.audio import timbre_kernels as kernels
-from loopgen.audio.timbre_envelopes import rms_envelope
 from loopgen.audio.timbral_package import timbral_util
+from loopgen.audio.timbre_envelopes import rms_envelope
 
 
 def median_filter_rows(x: np.ndarray, size: int) -> np.ndarray:
@@ -92,13 +92,17 @@ def column_sums(spec: np.ndarray) -> np.ndarray:
     return np.sum(np.ascontiguousarray(spec.T), axis=1)
 
 
-def rollon_rolloff(magnitude: np.ndarray, thresholds: np.ndarray, rolloff_thresh: float) -> tuple[np.ndarray, np.ndarray]:
+def rollon_rolloff(
+    magnitude: np.ndarray, thresholds: np.ndarray, rolloff_thresh: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row (non-negative): the package's roll-on, the smallest n >= 1 with
     np.sum(row[:n]) >= threshold (its `while` loop), and its roll-off, the last index with
     row >= rolloff_thresh (-1 if none). A running sum finds n; numpy's pairwise np.sum rounds
     differently, so it decides wherever the two could fall on different sides of the threshold
     (a slack far above that rounding gap)."""
-    rollon, uncertain, rolloff = kernels.rollon_rolloff(magnitude, thresholds, rolloff_thresh, 1e-8 * np.max(thresholds))
+    rollon, uncertain, rolloff = kernels.rollon_rolloff(
+        magnitude, thresholds, rolloff_thresh, 1e-8 * np.max(thresholds)
+    )
     for r in np.flatnonzero(uncertain):
         row, threshold, n = magnitude[r], thresholds[r], rollon[r]
         while n > 1 and np.sum(row[: n - 1]) >= threshold:
@@ -109,8 +113,9 @@ def rollon_rolloff(magnitude: np.ndarray, thresholds: np.ndarray, rolloff_thresh
     return rollon, rolloff
 
 
-def bandwidth_array(audio: np.ndarray, fs: float, nperseg: int, overlap_step: int, rolloff_thresh: float,
-                    block: int = 64) -> np.ndarray:
+def bandwidth_array(
+    audio: np.ndarray, fs: float, nperseg: int, overlap_step: int, rolloff_thresh: float, block: int = 64
+) -> np.ndarray:
     """timbral_util.get_bandwidth_array(..., normalisation_method='none'): per frame of the boxcar
     magnitude spectrogram with enough power, the distance from the 5% roll-on (cumulative power)
     to the last bin above `rolloff_thresh`; 0 elsewhere.
@@ -153,8 +158,9 @@ def spectral_centroid(audio: np.ndarray, fs: float, lf_limit: float = 20):
     return np.cumsum(spectrum * freq)[-1] / float(np.cumsum(spectrum)[-1])
 
 
-def psd_spectrogram(x: np.ndarray, fs: float, window, nperseg: int, noverlap: int, nfft: int,
-                    scaling: str = "density") -> tuple[np.ndarray, np.ndarray]:
+def psd_spectrogram(
+    x: np.ndarray, fs: float, window, nperseg: int, noverlap: int, nfft: int, scaling: str = "density"
+) -> tuple[np.ndarray, np.ndarray]:
     """(freqs, Sxx) of scipy.signal.spectrogram(x, fs, window, nperseg, noverlap, nfft,
     detrend='constant', return_onesided=True, scaling, mode='psd') by its operations in its order,
     Sxx with its memory layout (which decides how later sums round), without its per-call set-up
