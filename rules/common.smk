@@ -61,7 +61,7 @@ def watch_dump(section, suffixes, metadata=None, settings=None):
 
     `settings`: what decides the outputs a shard job reads as ancient() (the audio shards read
     loops.parquet so); a change remakes every manifest, so every shard job reruns. (A param of the
-    shard rule itself would not do: Snakemake does not check it when the job upstream reruns.)
+    shard jobs themselves would not do: Snakemake does not check it when the job upstream reruns.)
     Runs while the Snakefile is read, before the DAG is built, so a changed listing is newer than
     its manifest. Only the main process does it (a cluster job reads the Snakefile again)."""
     DUMPS[section] = {"suffixes": suffixes, "metadata": metadata, "settings": settings}
