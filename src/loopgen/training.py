@@ -84,17 +84,29 @@ class Checkpoint:
         _atomic_torch_save(_plain(state), self.path)
 
 
-def _plain(value):
+# What torch.load(weights_only=True) reads back, besides containers and numpy (converted by _plain).
+_PLAIN_TYPES = (torch.Tensor, str, bytes, int, float, complex, bool, type(None), torch.Size, torch.dtype, torch.device)
+
+
+def _plain(value, where: str = "state"):
     """`value` with numpy arrays as tensors and numpy scalars as Python numbers, so that
-    torch.load(weights_only=True) reads it back."""
+    torch.load(weights_only=True) reads it back; anything else is a TypeError naming where it is
+    (found when saving, not when a resumed run refuses the file). Dicts keep their type and
+    state-dict `_metadata`."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(item) for item in value)
+        plain = type(value)((key, _plain(item, f"{where}[{key!r}]")) for key, item in value.items())
+        if hasattr(value, "_metadata"):
+            plain._metadata = value._metadata
+        return plain
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        return type(value)(_plain(item, f"{where}[{i}]") for i, item in enumerate(value))
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, np.generic):
         return value.item()
+    if not isinstance(value, _PLAIN_TYPES):
+        raise TypeError(f"checkpoint {where}: a {type(value).__name__} is not a tensor or plain value "
+                        "(a checkpoint is read with weights_only=True; store its fields instead)")
     return value
 
 

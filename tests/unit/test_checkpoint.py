@@ -85,3 +85,17 @@ def test_every_torch_load_in_the_project_reads_weights_only():
     assert calls, "no torch.load found: the pattern is out of date"
     unsafe = [f"{path}: {call}" for path, call in calls if "weights_only=True" not in call]
     assert unsafe == []
+
+
+def test_saving_an_object_that_could_not_be_read_back_fails_at_once(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Settings:
+        lr: float
+
+    with pytest.raises(
+        TypeError, match=r"checkpoint state\['history'\]\[0\]: a Settings is not a tensor or plain value"
+    ):
+        Checkpoint(tmp_path).save({"epoch": 1, "history": [Settings(0.1)]})
+    assert not (tmp_path / "checkpoint.pt").exists()
