@@ -19,7 +19,7 @@ rule list_dump:
         "logs/{section}/list_dump-{shard}.log",
     benchmark:
         "logs/{section}/list_dump-{shard}.benchmark.tsv"
-    # Once a shard, the first time: a stat call per file of the dump, ~1-2 s for LMD-full's 178k
+    # Once a shard, the first time: a stat call per file of the dump, ~1 CPU-s for LMD-full's 178k
     # (benchmarks/bench_manifest.py). Later listings are made while the Snakefile is read.
     threads: 1
     resources:
