@@ -4,7 +4,7 @@
 
 from loopgen.midi import MIDI_SUFFIXES
 
-MIDI_CODE = ("midi.py", "roll.py", "shards.py", "tables.py")
+MIDI_CODE = ("midi", "roll.py", "shards.py", "tables.py")
 # Everything in the midi section except where the files are and how they are split: a change to
 # any of these (a threshold, the bass programs, ...) reruns the shards, and nothing upstream.
 MIDI_SETTINGS = {key: value for key, value in config["midi"].items() if key not in ("raw_dir", "n_shards")}
@@ -44,7 +44,7 @@ rule merge_midi_files:
     output:
         "results/midi/files.parquet",
     params:
-        code=code_version("midi.py", "tables.py"),
+        code=code_version("midi", "tables.py"),
     log:
         "logs/midi/merge_midi_files.log",
     benchmark:
