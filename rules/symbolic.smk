@@ -144,7 +144,7 @@ rule sample_loops:
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
-        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+        code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
         "logs/symbolic/sample_loops-{mode}-{chunk}.log",
     benchmark:
@@ -234,7 +234,7 @@ rule rejection_sweep:
         seed=config["seed"],
         device=config["device"],
         state_dir="results/checkpoints/rejection-{mode}",
-        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+        code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
         "logs/symbolic/rejection_sweep-{mode}.log",
     benchmark:

@@ -42,7 +42,9 @@ def test_train_detector_never_converts_a_device_tensor_with_numpy(like_cuda, one
 
 
 def test_correlation_scores_takes_tensors_and_arrays_alike(one_thread, monkeypatch):
-    model = detector.LoopDetector(detector.LoopDetectorConfig())
+    from loopgen.models.loop_detector import LoopDetector, LoopDetectorConfig
+
+    model = LoopDetector(LoopDetectorConfig())
     corr = np.random.default_rng(1).random((5, detector.N_CORR)).astype(np.float32)
     from_array = detector.correlation_scores(model, corr)
     _refuse_numpy_conversion(monkeypatch)  # the tensor path must not need Tensor.__array__
