@@ -12,7 +12,7 @@ Our adaptation of MuseGAN's 4-bar x 96-step x 84-pitch shapes to 8 bars x 16 ste
     generator of a track   z_i (z_dim, whole loop) and z_t (z_dim) -> temporal generator
         (ConvTranspose1d k2 s2: 1 -> 2 -> 4 -> 8 bars) -> one z_t per bar; the bar generator maps
         concat(z_i, z_t[bar]) -> (1 x 1) -> time x2 four times (16 steps) -> pitch by the track's
-        factors (drums 3 x 3 = 9, bass 4 x 12 = 48) -> 1 channel -> tanh
+        factors (drums 3 x 3 = 9, bass 4 x 12 = 48) -> 1 channel -> + column bias -> tanh
     critic of a track      per bar: pitch convs (the factors reversed, strided), then time convs
         16 -> 8 -> 4 -> 2 -> 1 -> one feature per bar; over the 8 bars Conv1d k2 s2 twice -> Linear -> 1
 
@@ -61,7 +61,7 @@ def _up(n_in, n_out, kernel, dims=2):
 class TrackGenerator(nn.Module):
     """z_i (B, z) and z_t (B, z) -> one track (B, n_bars * steps, columns) in (-1, 1)."""
 
-    def __init__(self, config: MuseGANConfig, factors: list[int]):
+    def __init__(self, config: MuseGANConfig, columns: int, factors: list[int]):
         super().__init__()
         z, c = config.z_dim, config.g_channels
         self.config = config
@@ -75,7 +75,11 @@ class TrackGenerator(nn.Module):
             out = 1 if last else width // 2
             layers.append(nn.ConvTranspose2d(width, out, (1, factor), stride=(1, factor)) if last else _up(width, out, (1, factor)))
             width = out
-        self.bar = nn.Sequential(*layers, nn.Tanh())
+        self.bar = nn.Sequential(*layers)
+        # Not in MuseGAN: a per-column bias before the tanh, started at the data's density by
+        # init_output_bias (as our VQ-VAE's head). Without it an untrained generator turns about
+        # half the cells on (the data: ~4 %), and short trainings spend their steps undoing that.
+        self.column_bias = nn.Parameter(torch.zeros(columns))
 
     def forward(self, z_loop: torch.Tensor, z_time: torch.Tensor) -> torch.Tensor:
         b, n_bars = len(z_loop), self.config.n_bars
@@ -83,7 +87,12 @@ class TrackGenerator(nn.Module):
         inputs = torch.cat([z_loop[:, :, None].expand(-1, -1, n_bars), bars], dim=1)  # (B, 2z, 8)
         inputs = inputs.transpose(1, 2).reshape(b * n_bars, -1, 1, 1)
         out = self.bar(inputs)  # (B*8, 1, 16, columns)
-        return out.reshape(b, n_bars * self.config.steps_per_bar, -1)
+        return torch.tanh(out.reshape(b, n_bars * self.config.steps_per_bar, -1) + self.column_bias)
+
+    @torch.no_grad()
+    def init_output_bias(self, density: torch.Tensor) -> None:
+        """tanh(bias) = 2 * density - 1: the untrained generator's cells are on about as often as the data's."""
+        self.column_bias.copy_(torch.atanh((2 * density - 1).clamp(-0.999, 0.999)))
 
 
 class TrackCritic(nn.Module):
@@ -117,7 +126,7 @@ class MuseGAN(nn.Module):
     def __init__(self, config: MuseGANConfig):
         super().__init__()
         self.config = config
-        self.generators = nn.ModuleList(TrackGenerator(config, factors) for _name, _cols, factors in config.tracks)
+        self.generators = nn.ModuleList(TrackGenerator(config, cols, factors) for _name, cols, factors in config.tracks)
         self.critics = nn.ModuleList(TrackCritic(config, factors) for _name, _cols, factors in config.tracks)
 
     @property
@@ -128,6 +137,11 @@ class MuseGAN(nn.Module):
             slices.append(slice(start, start + columns))
             start += columns
         return slices
+
+    def init_output_bias(self, density: torch.Tensor) -> None:
+        """Each track generator's column bias from the data's column densities (57,)."""
+        for generator, cols in zip(self.generators, self.track_slices):
+            generator.init_output_bias(density[cols])
 
     def noise(self, n: int, generator: torch.Generator | None = None, device="cpu") -> torch.Tensor:
         """(n, tracks, 2, z_dim) standard normal: per track its own z_i and z_t (jamming)."""

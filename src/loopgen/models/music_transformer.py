@@ -121,6 +121,12 @@ class MusicTransformer(nn.Module):
         self.frame_out = nn.Linear(config.d_model, config.n_cols)
         self.dropout = nn.Dropout(config.dropout)
 
+    @torch.no_grad()
+    def init_output_bias(self, density: torch.Tensor) -> None:
+        """Start the output bias at each column's log-odds (as our VQ-VAE; not in the paper)."""
+        p = density.clamp(1e-4, 1 - 1e-4)
+        self.frame_out.bias.copy_(torch.log(p / (1 - p)))
+
     def _embed(self, frames: torch.Tensor, start: int) -> torch.Tensor:
         # jason9693: scale by sqrt(d) before adding the absolute sinusoid.
         x = self.frame_in(frames) * math.sqrt(self.config.d_model)
