@@ -20,6 +20,8 @@ from loopgen.baselines.common import BestEpochTrainer, TrainedBaseline, best_row
 from loopgen.models.cnn_vae import CNNVAE, CNNVAEConfig, kl_divergence
 from loopgen.roll import PACKED_BYTES, as_packed_array
 from loopgen.sampling import pack_active, unpack_batch
+from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.vqvae_training import column_density, hamming
 from loopgen.training import load_model, seed_everything
 
 log = logging.getLogger("loopgen.baselines.cnn_vae")
@@ -53,7 +55,7 @@ class CNNVAETrainer(BestEpochTrainer):
         loss, parts = self.model.loss(x, self.beta)
         self.step(loss)
         return {"train_loss": loss.item(), "train_bce": parts["bce"].item(), "train_kl": parts["kl"].item(),
-                "train_hamming": symbolic.hamming(parts["logits"], x)}
+                "train_hamming": hamming(parts["logits"], x)}
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -66,7 +68,7 @@ class CNNVAETrainer(BestEpochTrainer):
             bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum").item()
             sums["val_nelbo"] += (bce + kl_divergence(mu, std).item()) / x[0].numel()
             sums["val_bce"] += bce / x[0].numel()
-            sums["val_hamming"] += symbolic.hamming(self.model.decode(mu), x) * len(x)
+            sums["val_hamming"] += hamming(self.model.decode(mu), x) * len(x)
             sums["zeros_hamming"] += x.mean().item() * len(x)
         return {**{k: v / len(self.val_packed) for k, v in sums.items()}, "trivial_bce": self.trivial}
 
@@ -79,8 +81,8 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     log.info("CNN-VAE: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
     seed_everything(settings.seed)
     model = CNNVAE(config).to(device)
-    model.init_output_bias(symbolic.column_density(loops.packed[~is_val]).to(device))
-    fingerprint = symbolic._fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
+    model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
+    fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
     trainer = CNNVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
                             fingerprint, device)
     history = trainer.run()

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 from loopgen import symbolic
 from loopgen.sampling import unpack_batch
+from loopgen.symbolic.trainer import EpochTrainer
+from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import Checkpoint, save_model
 
 log = logging.getLogger("loopgen.baselines")
@@ -39,12 +41,12 @@ def split_loops(loops: symbolic.LoopSet, val_fraction: float, split_by: str, see
 def trivial_bce(train_packed: np.ndarray, val_packed: np.ndarray) -> float:
     """Per-cell BCE on the validation rolls of the trivial model: every cell of a column is on with
     that column's density in the training rolls (no time, no context)."""
-    density = symbolic.column_density(train_packed, max_rows=len(train_packed)).clamp(1e-4, 1 - 1e-4)
+    density = column_density(train_packed, max_rows=len(train_packed)).clamp(1e-4, 1 - 1e-4)
     x = unpack_batch(torch.from_numpy(np.ascontiguousarray(val_packed)))
     return F.binary_cross_entropy(density[None, :, None].expand_as(x), x).item()
 
 
-class BestEpochTrainer(symbolic._Trainer):
+class BestEpochTrainer(EpochTrainer):
     """symbolic's epoch loop, keeping the state of the epoch with the lowest `monitor` (a key of
     `evaluate()`'s dict) in <checkpoint_dir>/best/ and returning with that state loaded."""
 

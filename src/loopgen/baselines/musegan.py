@@ -23,6 +23,8 @@ from loopgen.baselines.common import TrainedBaseline, settings_from, split_loops
 from loopgen.models.musegan import MuseGAN, MuseGANConfig
 from loopgen.roll import pack_rolls
 from loopgen.sampling import unpack_batch
+from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import Checkpoint, load_model, rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger("loopgen.baselines.musegan")
@@ -70,7 +72,7 @@ class GANTrainer:
         self.g_opts = [torch.optim.Adam(g.parameters(), lr=settings.lr, betas=betas) for g in model.generators]
         self.d_opts = [torch.optim.Adam(d.parameters(), lr=settings.lr, betas=betas) for d in model.critics]
         self.rng = seed_everything(settings.seed)
-        self.train_density = symbolic.column_density(train_packed, max_rows=len(train_packed))
+        self.train_density = column_density(train_packed, max_rows=len(train_packed))
         self.checkpoint, self.fingerprint = Checkpoint(checkpoint_dir), fingerprint
         self.history: list[dict] = []
         self.step = 0
@@ -163,8 +165,8 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     log.info("MuseGAN: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
     seed_everything(settings.seed)
     model = MuseGAN(config).to(device)
-    model.init_output_bias(symbolic.column_density(loops.packed[~is_val]).to(device))
-    fingerprint = symbolic._fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
+    model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
+    fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
     trainer = GANTrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device)
     history = trainer.run()
     last = history[-1] if history else {}

@@ -19,6 +19,8 @@ from loopgen.baselines.common import BestEpochTrainer, TrainedBaseline, best_row
 from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig
 from loopgen.roll import N_COLS, pack_rolls, unpack_rolls
 from loopgen.sampling import unpack_batch
+from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import load_model, seed_everything
 
 log = logging.getLogger("loopgen.baselines.music_transformer")
@@ -75,8 +77,8 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     log.info("Music Transformer: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
     seed_everything(settings.seed)
     model = MusicTransformer(config).to(device)
-    model.init_output_bias(symbolic.column_density(loops.packed[~is_val]).to(device))
-    fingerprint = symbolic._fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
+    model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
+    fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
     trainer = MusicTransformerTrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
                                       fingerprint, device)
     history = trainer.run()
