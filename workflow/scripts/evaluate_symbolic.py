@@ -12,10 +12,10 @@ from loopgen.tables import read_table, write_table
 inputs, out = snakemake.input, snakemake.output
 loops, loop_scores = evaluation.read_training_loops(inputs.loops)
 rows = evaluation.training_rows(loops, loop_scores)
-for path in [*inputs.sets, inputs.reconstruction]:
+for path in [*inputs.sets, inputs.reconstruction, *inputs.baseline_reconstruction]:
     rows += read_table(path, evaluation.METRICS_SCHEMA).to_pylist()
-acceptance = read_table(inputs.acceptance, symbolic.ACCEPTANCE_SCHEMA).to_pandas()
-rows += evaluation.acceptance_rows(acceptance, model="vqvae_lstm")
+for model, path in [("vqvae_lstm", inputs.acceptance), *zip(snakemake.params.baseline_rejection, inputs.baseline_acceptance)]:
+    rows += evaluation.acceptance_rows(read_table(path, symbolic.ACCEPTANCE_SCHEMA).to_pandas(), model=model)
 write_table(rows, out.metrics, evaluation.METRICS_SCHEMA)
 metrics = read_table(out.metrics, evaluation.METRICS_SCHEMA).to_pandas()  # tables show the file's numbers
 log.info("%d numbers -> %s", len(metrics), out.metrics)
@@ -27,7 +27,8 @@ evaluation.plot_rejection_sweep(metrics, out.figure4)
 
 n_images, seed = snakemake.params.n_images, snakemake.params.seed
 images = {"training loops": evaluation.random_rows(loops, n_images, seed)}
-for label, path in zip(snakemake.params.sample_labels, inputs.samples):
+for label, path in zip([*snakemake.params.sample_labels, *snakemake.params.baselines],
+                       [*inputs.samples, *inputs.baseline_samples]):
     images[label] = evaluation.read_sample_set(path)[0][:n_images]
 evaluation.plot_pianorolls(images, out.pianorolls, n_images)
 log.info("figures: %s, %s", out.figure4, out.pianorolls)
