@@ -13,7 +13,7 @@ from loopgen.baselines import SAMPLING_MODE as BASELINE_MODE
 BASELINES = config["baselines"]
 BASELINE_REJECTION = config["baseline_rejection"]
 BASELINE_CODE = ("baselines", "models/cnn_vae.py", "models/musegan.py", "models/music_transformer.py",
-                 "models/vqvae.py", "symbolic.py", "sampling.py", "training.py", "roll.py")
+                 "models/vqvae.py", "symbolic", "sampling.py", "training.py", "roll.py")
 BASELINE_PATTERN = "|".join(BASELINES) or "^$"
 
 if not set(BASELINE_REJECTION) <= set(BASELINES):
@@ -100,7 +100,7 @@ rule listen_baseline:
         n_listen=SAMPLING["n_listen"],
         tempo_bpm=SAMPLING["tempo_bpm"],
         render_wav=SAMPLING["render_wav"],
-        code=code_version("symbolic.py", "midi_write.py", "render.py"),
+        code=code_version("symbolic/listening.py", "midi_write.py", "render.py"),
     log:
         "logs/baselines/listen_baseline-{baseline}.log",
     benchmark:

@@ -66,3 +66,27 @@ def test_tables_and_figures(evaluated):
     assert np.isfinite(pd.read_csv(folder / "table1_reconstruction.csv")["reconstruction error"]).all()
     for name in ("figure4_rejection_sweep.png", "pianorolls.png"):
         assert (folder / name).read_bytes()[:8] == PNG
+
+
+def test_every_baseline_has_its_rows_in_every_table(evaluated):
+    """Issue 12: CNN-VAE in table 1; CNN-VAE, MuseGAN, Music Transformer in tables 2 and 3 and in
+    the pianorolls' sets; MuseGAN's rejection sweep with acceptance rates (Figure 4)."""
+    config = yaml.safe_load((evaluated / "config.yaml").read_text())
+    baselines = config.get("baselines", ["cnn_vae", "musegan", "music_transformer"])
+    folder = evaluated / "results/eval/symbolic"
+    assert "cnn_vae" in set(pd.read_csv(folder / "table1_reconstruction.csv")["model"])
+    table2 = pd.read_csv(folder / "table2_metrics.csv")
+    table3 = pd.read_csv(folder / "table3_f1.csv")
+    for baseline in baselines:
+        rows = table2[table2["model"] == baseline]
+        assert len(rows) == 1, baseline
+        assert rows[["LS", "UP", "ND", "P", "R", "D", "C"]].notna().all(axis=None), baseline
+        assert table3["set"].str.startswith(f"{baseline} ").sum() == 1, baseline
+        assert (evaluated / f"results/samples/{baseline}/samples.parquet").exists()
+        assert list((evaluated / f"results/samples/{baseline}/listen").glob("*.mid")), baseline
+    metrics = read_table(evaluated / "results/eval/symbolic.parquet", METRICS_SCHEMA).to_pandas()
+    limits = config["sampling"].get("rejection", {}).get("limits", [None, 1, 0.1, 0.01, 0.001])
+    musegan = metrics[(metrics["model"] == "musegan") & (metrics["experiment"] == "rejection")]
+    assert len(musegan[musegan["metric"] == "LS"]) == len(limits)
+    assert musegan.loc[musegan["metric"] == "acceptance_rate", "value"].between(0, 1).all()
+    assert len(musegan[musegan["metric"] == "acceptance_rate"]) == len(limits)
