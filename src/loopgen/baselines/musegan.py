@@ -88,7 +88,7 @@ class GANTrainer:
         self._resume()
         s, model = self.settings, self.model
         if not self.history:  # the untrained generator, for the curves and the tests
-            self.history.append({"step": 0, "epoch": 0.0, **self.evaluate()})
+            self.history.append({"step": 0, "epoch": 0.0, "d_loss": float("nan"), "g_loss": float("nan"), **self.evaluate()})
         sums, started = {"d_loss": 0.0, "g_loss": 0.0}, time.perf_counter()
         while self.step < s.steps:
             model.train()
