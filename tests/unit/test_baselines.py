@@ -188,3 +188,16 @@ def test_samples_are_packed_rolls_and_seed_reproducible(name, config, tmp_path):
 def test_unknown_baseline_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown baseline 'gan'"):
         baselines.module("gan")
+
+
+def test_music_transformer_first_frames_are_the_loops_first_rows():
+    from loopgen.baselines.music_transformer import first_frames
+
+    rolls = np.random.default_rng(0).random((50, 128, 57)) < 0.3
+    rolls[:10, 0] = rolls[10, 0]  # one first frame 11 times
+    frames, counts = first_frames(pack_rolls(rolls))
+    expected: dict[tuple, int] = {}
+    for row in rolls[:, 0]:
+        key = tuple(np.flatnonzero(row))
+        expected[key] = expected.get(key, 0) + 1
+    assert {tuple(f): n for f, n in zip(frames, counts)} == expected and max(counts) == 11

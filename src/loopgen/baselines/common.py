@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from loopgen import symbolic
+from loopgen.roll import PACKED_BYTES
 from loopgen.sampling import unpack_batch
 from loopgen.symbolic.trainer import EpochTrainer
 from loopgen.symbolic.vqvae_training import column_density
@@ -41,9 +42,12 @@ def split_loops(loops: symbolic.LoopSet, val_fraction: float, split_by: str, see
 def trivial_bce(train_packed: np.ndarray, val_packed: np.ndarray) -> float:
     """Per-cell BCE on the validation rolls of the trivial model: every cell of a column is on with
     that column's density in the training rolls (no time, no context)."""
-    density = column_density(train_packed, max_rows=len(train_packed)).clamp(1e-4, 1 - 1e-4)
-    x = unpack_batch(torch.from_numpy(np.ascontiguousarray(val_packed)))
-    return F.binary_cross_entropy(density[None, :, None].expand_as(x), x).item()
+    density = column_density(train_packed).clamp(1e-4, 1 - 1e-4)  # from up to 20,000 training loops
+    total = 0.0
+    for start in range(0, len(val_packed), 4096):  # batches: the paper's validation set is 4 GB as float
+        x = unpack_batch(torch.from_numpy(np.ascontiguousarray(val_packed[start : start + 4096])))
+        total += F.binary_cross_entropy(density[None, :, None].expand_as(x), x, reduction="sum").item()
+    return total / (len(val_packed) * PACKED_BYTES * 8)
 
 
 class BestEpochTrainer(EpochTrainer):

@@ -72,7 +72,7 @@ class GANTrainer:
         self.g_opts = [torch.optim.Adam(g.parameters(), lr=settings.lr, betas=betas) for g in model.generators]
         self.d_opts = [torch.optim.Adam(d.parameters(), lr=settings.lr, betas=betas) for d in model.critics]
         self.rng = seed_everything(settings.seed)
-        self.train_density = column_density(train_packed, max_rows=len(train_packed))
+        self.train_density = column_density(train_packed)  # from up to 20,000 loops
         self.checkpoint, self.fingerprint = Checkpoint(checkpoint_dir), fingerprint
         self.history: list[dict] = []
         self.step = 0

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from loopgen import symbolic
 from loopgen.baselines.common import BestEpochTrainer, TrainedBaseline, best_row, settings_from, split_loops, trivial_bce
 from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig
-from loopgen.roll import N_COLS, pack_rolls, unpack_rolls
+from loopgen.roll import N_COLS, pack_rolls
 from loopgen.sampling import unpack_batch
 from loopgen.symbolic.trainer import run_fingerprint
 from loopgen.symbolic.vqvae_training import column_density
@@ -63,7 +63,8 @@ class MusicTransformerTrainer(BestEpochTrainer):
 
 def first_frames(packed: np.ndarray) -> tuple[list[list[int]], list[int]]:
     """The distinct first frames of the loops (as lists of active columns) and how often each occurs."""
-    frames = unpack_rolls(packed)[:, 0]
+    # The first frame is the first 57 bits of a packed roll: unpack 8 bytes, not the whole roll.
+    frames = np.unpackbits(np.ascontiguousarray(packed[:, :8]), axis=1)[:, :N_COLS].astype(bool)
     distinct, counts = np.unique(frames, axis=0, return_counts=True)
     return [np.flatnonzero(f).tolist() for f in distinct], counts.tolist()
 
