@@ -201,3 +201,40 @@ def test_music_transformer_first_frames_are_the_loops_first_rows():
         key = tuple(np.flatnonzero(row))
         expected[key] = expected.get(key, 0) + 1
     assert {tuple(f): n for f, n in zip(frames, counts)} == expected and max(counts) == 11
+
+
+def test_musegan_resumes_where_it_stopped(loops, tmp_path):
+    """Killed after its first checkpoint, a rerun continues from it and ends with the weights of an
+    uninterrupted run."""
+    from loopgen.baselines.musegan import GANSettings, GANTrainer
+
+    train, val = split_of(loops)
+    settings = GANSettings(steps=4, log_every=2, n_critic=1, batch_size=8, seed=3)
+    config = MuseGANConfig(g_channels=8, d_channels=8)
+
+    def trainer(folder):
+        torch.manual_seed(0)
+        return GANTrainer(MuseGAN(config), settings, train, val, folder, "same-run", "cpu")
+
+    whole = trainer(tmp_path / "whole")
+    whole.run()
+
+    class Killed(Exception):
+        pass
+
+    interrupted = trainer(tmp_path / "cut")
+    save = interrupted._save
+
+    def save_then_die():
+        save()
+        raise Killed
+
+    interrupted._save = save_then_die
+    with pytest.raises(Killed):
+        interrupted.run()
+    assert interrupted.step == 2
+    resumed = trainer(tmp_path / "cut")
+    resumed.run()
+    assert resumed.step == 4 and [r["step"] for r in resumed.history] == [0, 2, 4]
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
