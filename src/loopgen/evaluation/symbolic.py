@@ -396,7 +396,7 @@ def plot_rejection_sweep(metrics: pd.DataFrame, path) -> None:
     pairs = (("P", "R"), ("D", "C"), ("UP", "ND"))
     twins = [ax.twinx() if pair == ("UP", "ND") else ax for ax, pair in zip(axes, pairs)]  # UP, ND: other scales
     rate_lines: dict[int, list[str]] = {}
-    # One colour pair and line style per generator (ours and, e.g., MuseGAN) on shared axes.
+    # One colour pair per generator on shared axes; ours solid, baselines (e.g. MuseGAN) dashed.
     for g, ((model, mode), group) in enumerate(sweep.groupby(["model", "mode"], sort=False)):
         labels = ["none" if pd.isna(limit) else f"{limit:g}" for limit in group["limit"]]
         rates = [_acceptance(accept, model, mode, limit) for limit in group["limit"]]
@@ -408,14 +408,14 @@ def plot_rejection_sweep(metrics: pd.DataFrame, path) -> None:
                 std = group.get(f"{metric} std")
                 target.errorbar(x, group[metric], yerr=None if std is None else std.fillna(0), marker=marker,
                                 capsize=3, label=f"{metric} ({model} {mode})", color=colour,
-                                linestyle="-" if g == 0 else "--")
-    models = " / ".join(f"{m} {md}" for m, md in sweep.groupby(["model", "mode"], sort=False).groups)
+                                linestyle="-" if model == "vqvae_lstm" else "--")
+    models = ", ".join(f"{m} {md}" for m, md in sweep.groupby(["model", "mode"], sort=False).groups)
     for ax, twin, pair in zip(axes, twins, pairs):
         if twin is not ax:
             ax.set_ylabel(pair[0])
             twin.set_ylabel(pair[1])
-        ax.set_xticks(list(rate_lines), ["\n".join([lines[0], " / ".join(lines[1:])]) for lines in rate_lines.values()])
-        ax.set_xlabel(f"loop-score limit\nacceptance rate ({models})", fontsize=7)
+        ax.set_xticks(list(rate_lines), ["\n".join(lines) for lines in rate_lines.values()], fontsize=7)
+        ax.set_xlabel(f"loop-score limit, then acceptance rate of {models}", fontsize=7)
         ax.set_title(" & ".join(pair))
         handles = [h for a in dict.fromkeys([ax, twin]) for h in a.get_legend_handles_labels()[0]]
         ax.legend(handles, [h.get_label() for h in handles], fontsize=6, loc="best")
