@@ -1,7 +1,7 @@
 # Stage: the symbolic paper's baselines (S appendix A; SPEC section 3), for each model in the config
 # list `baselines` (cnn_vae, musegan, music_transformer), trained on the VQ-VAE's training songs:
 #   train_baseline            loop shards -> results/models/{baseline}/ + results/symbolic/{baseline}_training.{csv,png}
-#   sample_baseline           n_samples loops -> results/samples/{baseline}/samples.parquet (sample_id, roll, loop_score)
+#   sample_baseline           sampling.n_samples loops (null: as many as the training split) -> results/samples/{baseline}/samples.parquet (sample_id, roll, loop_score)
 #   listen_baseline           the first n_listen loops -> results/samples/{baseline}/listen/*.mid|wav
 #   baseline_rejection_sweep  for `baseline_rejection` (MuseGAN, as the paper's Figure 4) per loop-score
 #                             limit -> results/samples/{baseline}/rejection/{mode}-limit-{limit}.parquet
@@ -60,6 +60,7 @@ rule train_baseline:
 
 rule sample_baseline:
     input:
+        codes=rules.encode_loops.output.codes,  # n_samples null: as many as the training split
         model=rules.train_baseline.output.model,
         meta=rules.train_baseline.output.meta,
         detector=f"{DETECTOR_DIR}/model.pt",
@@ -115,6 +116,7 @@ rule listen_baseline:
 
 rule baseline_rejection_sweep:
     input:
+        codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
         model=rules.train_baseline.output.model,
         meta=rules.train_baseline.output.meta,
         detector=f"{DETECTOR_DIR}/model.pt",

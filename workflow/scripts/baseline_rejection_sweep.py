@@ -20,11 +20,12 @@ device = pick_device(snakemake.params.device)
 seed = symbolic.derived_seed(snakemake.params.seed, "baseline_rejection_sweep", name, snakemake.wildcards.limit)
 sampler = baselines.BaselineSampler(name, Path(snakemake.input.model).parent, seed, device, snakemake.params.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
-log.info("%s, loop-score limit %s: keeping %d, at most %d tries", name, limit, snakemake.params.n_keep,
-         snakemake.params.max_tries)
+n_keep = snakemake.params.n_keep or symbolic.training_split_size(snakemake.input.codes)
+max_tries = snakemake.params.max_tries or 10 * n_keep
+log.info("%s, loop-score limit %s: keeping %d, at most %d tries", name, limit, n_keep, max_tries)
 
 packed, scores, stats = symbolic.rejection_sample(sampler, None, lambda p: detector.loop_scores(scorer, p), limit,
-                                                  snakemake.params.n_keep, snakemake.params.max_tries)
+                                                  n_keep, max_tries)
 prefix = f"{name}-{mode}-limit-{snakemake.wildcards.limit}"
 write_table(symbolic.sample_table(packed, scores, prefix), snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
 Path(snakemake.output.stats).write_text(json.dumps({"mode": mode, **stats}, indent=2))

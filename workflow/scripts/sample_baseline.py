@@ -17,7 +17,8 @@ torch.set_num_threads(snakemake.threads)
 name = snakemake.wildcards.baseline
 device = pick_device(snakemake.params.device)
 seed = symbolic.derived_seed(snakemake.params.seed, "sample_baseline", name)
-packed = baselines.sample_rolls(name, Path(snakemake.input.model).parent, snakemake.params.n_samples, seed, device,
+n_samples = snakemake.params.n_samples or symbolic.training_split_size(snakemake.input.codes)
+packed = baselines.sample_rolls(name, Path(snakemake.input.model).parent, n_samples, seed, device,
                                 snakemake.params.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
 scores = detector.loop_scores(scorer, packed)
