@@ -10,7 +10,11 @@ from loopgen.baselines import musegan as musegan_training
 from loopgen.baselines.common import trivial_bce
 from loopgen.models.cnn_vae import CNNVAE, CNNVAEConfig
 from loopgen.models.musegan import MuseGAN, MuseGANConfig
-from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig, RelativeGlobalAttention
+from loopgen.models.music_transformer import (
+    MusicTransformer,
+    MusicTransformerConfig,
+    RelativeGlobalAttention,
+)
 from loopgen.roll import PACKED_BYTES, pack_rolls, unpack_rolls
 from loopgen.symbolic import LoopSet
 from loopgen.training import save_model

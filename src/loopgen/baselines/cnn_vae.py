@@ -16,11 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from loopgen import symbolic
-from loopgen.baselines.common import BestEpochTrainer, TrainedBaseline, best_row, settings_from, split_loops, trivial_bce
+from loopgen.baselines.common import (
+    TrainedBaseline,
+    best_row,
+    settings_from,
+    split_loops,
+    trivial_bce,
+)
 from loopgen.models.cnn_vae import CNNVAE, CNNVAEConfig, kl_divergence
 from loopgen.roll import PACKED_BYTES, as_packed_array
 from loopgen.sampling import pack_active, unpack_batch
-from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint
 from loopgen.symbolic.vqvae_training import column_density, hamming
 from loopgen.training import load_model, seed_everything
 
@@ -35,9 +41,9 @@ def kl_weight(epoch: int, rate: float = 0.9) -> float:
     return 1.0 - rate**epoch
 
 
-class CNNVAETrainer(BestEpochTrainer):
+class CNNVAETrainer(EpochTrainer):
     name = "cnn_vae"
-    monitor = "val_hamming"
+    best_key = "val_hamming"  # the kept epoch
 
     def __init__(self, model, settings, train_packed, val_packed, checkpoint_dir, fingerprint, device):
         super().__init__(model, settings, len(train_packed), checkpoint_dir, fingerprint)
@@ -58,7 +64,7 @@ class CNNVAETrainer(BestEpochTrainer):
                 "train_hamming": hamming(parts["logits"], x)}
 
     @torch.no_grad()
-    def evaluate(self) -> dict:
+    def validate(self) -> dict:
         if len(self.val_packed) == 0:
             return {}
         sums = {"val_nelbo": 0.0, "val_bce": 0.0, "val_hamming": 0.0, "zeros_hamming": 0.0}
@@ -86,10 +92,10 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     trainer = CNNVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
                             fingerprint, device)
     history = trainer.run()
-    kept = best_row(history, trainer.best_epoch)
+    kept = best_row(history, trainer.selection.get("epoch"))
     return TrainedBaseline(model.cpu().eval(), history, {
         "settings": vars(settings), "split_salt": symbolic.VQVAE_SPLIT_SALT, "n_train": int((~is_val).sum()),
-        "n_val": int(is_val.sum()), "best_epoch": trainer.best_epoch, "kept_by": "lowest val_hamming",
+        "n_val": int(is_val.sum()), "best_epoch": trainer.selection.get("epoch"), "kept_by": trainer.selection,
         **{key: kept.get(key) for key in ("val_hamming", "val_nelbo", "trivial_bce")}})
 
 

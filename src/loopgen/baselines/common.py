@@ -1,13 +1,13 @@
 """What the baselines' training shares: their split of the loop set (the VQ-VAE's, so table 1 and
 the P/R/D/C real set are the same loops for every model), settings from a config section, the
-trivial model every validation loss is compared with, best-epoch keeping, and saving."""
+trivial model every validation loss is compared with, and saving. (Best-epoch keeping is
+symbolic's EpochTrainer's: each trainer names its `best_key`.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from loopgen import symbolic
 from loopgen.roll import PACKED_BYTES
 from loopgen.sampling import unpack_batch
-from loopgen.symbolic.trainer import EpochTrainer
 from loopgen.symbolic.vqvae_training import column_density
-from loopgen.training import Checkpoint, save_model
+from loopgen.training import save_model
 
 log = logging.getLogger("loopgen.baselines")
 
@@ -48,42 +47,6 @@ def trivial_bce(train_packed: np.ndarray, val_packed: np.ndarray) -> float:
         x = unpack_batch(torch.from_numpy(np.ascontiguousarray(val_packed[start : start + 4096])))
         total += F.binary_cross_entropy(density[None, :, None].expand_as(x), x, reduction="sum").item()
     return total / (len(val_packed) * PACKED_BYTES * 8)
-
-
-class BestEpochTrainer(EpochTrainer):
-    """symbolic's epoch loop, keeping the state of the epoch with the lowest `monitor` (a key of
-    `evaluate()`'s dict) in <checkpoint_dir>/best/ and returning with that state loaded."""
-
-    monitor = "val_loss"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.best = Checkpoint(Path(self.checkpoint.path.parent) / "best")
-        self.best_value, self.best_epoch = float("inf"), None
-
-    def evaluate(self) -> dict:
-        raise NotImplementedError
-
-    def validate(self) -> dict:
-        values = self.evaluate()
-        value = values.get(self.monitor, float("nan"))
-        if value < self.best_value:  # NaN never wins
-            self.best_value, self.best_epoch = value, self.epoch + 1
-            self.best.save({"fingerprint": self.fingerprint, "epoch": self.best_epoch, "value": value,
-                            "model": self.model.state_dict()})
-        return values
-
-    def run(self) -> list[dict]:
-        saved = self.best.load()
-        if saved is not None and saved["fingerprint"] == self.fingerprint:
-            self.best_value, self.best_epoch = saved["value"], saved["epoch"]
-        history = super().run()
-        saved = self.best.load()
-        if saved is not None and saved["fingerprint"] == self.fingerprint:
-            self.model.load_state_dict(saved["model"])
-            log.info("%s: keeping epoch %d (%s %.5g)", self.name, saved["epoch"], self.monitor, saved["value"])
-        self.model.eval()
-        return history
 
 
 def settings_from(section: dict, model_config_class, settings_class, **extra):

@@ -25,7 +25,13 @@ from loopgen.roll import pack_rolls
 from loopgen.sampling import unpack_batch
 from loopgen.symbolic.trainer import run_fingerprint
 from loopgen.symbolic.vqvae_training import column_density
-from loopgen.training import Checkpoint, load_model, rng_state, seed_everything, set_rng_state
+from loopgen.training import (
+    Checkpoint,
+    load_model,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 
 log = logging.getLogger("loopgen.baselines.musegan")
 

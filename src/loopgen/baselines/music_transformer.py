@@ -15,11 +15,17 @@ import torch
 import torch.nn.functional as F
 
 from loopgen import symbolic
-from loopgen.baselines.common import BestEpochTrainer, TrainedBaseline, best_row, settings_from, split_loops, trivial_bce
+from loopgen.baselines.common import (
+    TrainedBaseline,
+    best_row,
+    settings_from,
+    split_loops,
+    trivial_bce,
+)
 from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig
 from loopgen.roll import N_COLS, pack_rolls
 from loopgen.sampling import unpack_batch
-from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint
 from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import load_model, seed_everything
 
@@ -33,9 +39,9 @@ def as_frames(packed: torch.Tensor) -> torch.Tensor:
     return unpack_batch(packed).transpose(1, 2)
 
 
-class MusicTransformerTrainer(BestEpochTrainer):
+class MusicTransformerTrainer(EpochTrainer):
     name = "music_transformer"
-    monitor = "val_loss"
+    best_key = "val_loss"  # the kept epoch
 
     def __init__(self, model, settings, train_packed, val_packed, checkpoint_dir, fingerprint, device):
         super().__init__(model, settings, len(train_packed), checkpoint_dir, fingerprint)
@@ -50,7 +56,7 @@ class MusicTransformerTrainer(BestEpochTrainer):
         return {"train_loss": loss.item()}
 
     @torch.no_grad()
-    def evaluate(self) -> dict:
+    def validate(self) -> dict:
         if len(self.val_packed) == 0:
             return {}
         total = 0.0
@@ -84,10 +90,10 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
                                       fingerprint, device)
     history = trainer.run()
     frames, counts = first_frames(loops.packed[~is_val])
-    kept = best_row(history, trainer.best_epoch)
+    kept = best_row(history, trainer.selection.get("epoch"))
     return TrainedBaseline(model.cpu().eval(), history, {
         "settings": vars(settings), "split_salt": symbolic.VQVAE_SPLIT_SALT, "n_train": int((~is_val).sum()),
-        "n_val": int(is_val.sum()), "best_epoch": trainer.best_epoch, "kept_by": "lowest val_loss",
+        "n_val": int(is_val.sum()), "best_epoch": trainer.selection.get("epoch"), "kept_by": trainer.selection,
         "val_loss": kept.get("val_loss"), "trivial_bce": kept.get("trivial_bce"),
         "first_frames": frames, "first_frame_counts": counts})
 
