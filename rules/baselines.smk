@@ -74,7 +74,7 @@ rule sample_baseline:
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
-        code=code_version(*BASELINE_CODE, "detector.py"),
+        code=code_version(*BASELINE_CODE, "detector"),
     log:
         "logs/baselines/sample_baseline-{baseline}.log",
     benchmark:
@@ -135,7 +135,7 @@ rule baseline_rejection_sweep:
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
-        code=code_version(*BASELINE_CODE, "detector.py"),
+        code=code_version(*BASELINE_CODE, "detector"),
     log:
         "logs/baselines/rejection_sweep-{baseline}-{mode}-{limit}.log",
     benchmark:
