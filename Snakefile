@@ -39,6 +39,16 @@ include: "rules/loopnet.smk"
 include: "rules/evaluate.smk"
 
 
+# Seconds of work on small tables: on Slurm these run beside Snakemake instead of queueing a job.
+localrules:
+    merge_midi_files,
+    summarise_loops,
+    feature_stats,
+    rejection_table,
+    rejection_none,
+    evaluate_loopnet,
+
+
 rule all:
     default_target: True
     input:
