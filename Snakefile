@@ -34,6 +34,7 @@ include: "rules/midi.smk"
 include: "rules/audio.smk"
 include: "rules/detector.smk"
 include: "rules/symbolic.smk"
+include: "rules/baselines.smk"
 include: "rules/loopnet.smk"
 include: "rules/evaluate.smk"
 

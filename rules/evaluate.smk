@@ -25,6 +25,15 @@ def symbolic_eval_sets():
     for name, limit in REJECTION_LIMITS.items():
         sets[f"vqvae_lstm-{mode}-limit-{name}"] = dict(experiment="rejection", model="vqvae_lstm", mode=mode,
                                                        limit=limit, path=f"{SAMPLES_DIR}/rejection/{mode}-limit-{name}.parquet")
+    for baseline in BASELINES:  # rules/baselines.smk
+        sets[baseline] = dict(experiment="generation", model=baseline, mode=BASELINE_MODE[baseline], limit=None,
+                              path=baseline_samples(baseline))
+    for baseline in BASELINE_REJECTION:
+        mode = BASELINE_MODE[baseline]
+        for name, limit in REJECTION_LIMITS.items():
+            sets[f"{baseline}-{mode}-limit-{name}"] = dict(
+                experiment="rejection", model=baseline, mode=mode, limit=limit,
+                path=f"results/samples/{baseline}/rejection/{mode}-limit-{name}.parquet")
     return sets
 
 
@@ -96,6 +105,9 @@ rule evaluate_symbolic:
         reconstruction=rules.symbolic_reconstruction.output.rows,
         acceptance=rules.rejection_table.output.table,
         samples=expand(f"{SAMPLES_DIR}/{{mode}}.parquet", mode=SAMPLING["modes"]),
+        baseline_reconstruction=["results/eval/symbolic/reconstruction-cnn_vae.parquet"] if "cnn_vae" in BASELINES else [],
+        baseline_acceptance=expand("results/samples/{baseline}/rejection/acceptance.parquet", baseline=BASELINE_REJECTION),
+        baseline_samples=[baseline_samples(baseline) for baseline in BASELINES],
     output:
         metrics="results/eval/symbolic.parquet",
         tables=multiext(f"{SYMBOLIC_EVAL}/table", "1_reconstruction.csv", "1_reconstruction.md",
@@ -105,6 +117,8 @@ rule evaluate_symbolic:
     params:
         tables_dir=SYMBOLIC_EVAL,
         sample_labels=[f"vqvae_lstm {mode}" for mode in SAMPLING["modes"]],
+        baselines=BASELINES,
+        baseline_rejection=BASELINE_REJECTION,
         n_images=SYMBOLIC_EVAL_CONFIG["symbolic_pianoroll_images"],
         seed=config["seed"],
         code=SYMBOLIC_EVAL_CODE,

@@ -35,7 +35,8 @@ def test_every_number_is_in_the_metrics_table(evaluated):
 
     default_modes = {"temperature": 0, "top_k": 0, "top_p": 0, "top_p_released": 0}  # the schema's
     modes = sorted(config["sampling"].get("modes", default_modes))
-    generation = metrics[metrics["experiment"] == "generation"]
+    ours = metrics[metrics["model"].isin(["vqvae_lstm", "vqvae"])]  # the baselines: the last test
+    generation = ours[ours["experiment"] == "generation"]
     assert sorted(generation["mode"].unique()) == modes
     for mode, rows in generation.groupby("mode"):
         prdc = rows[rows["metric"].isin(list("PRDC"))]
@@ -44,16 +45,16 @@ def test_every_number_is_in_the_metrics_table(evaluated):
             assert prdc.loc[prdc["metric"] == metric, "value"].between(0, 1).all(), (mode, metric)
         assert (prdc.loc[prdc["metric"] == "D", "value"] >= 0).all()
 
-    sweep = metrics[(metrics["experiment"] == "rejection") & (metrics["metric"] == "LS")]
+    sweep = ours[(ours["experiment"] == "rejection") & (ours["metric"] == "LS")]
     limits = config["sampling"].get("rejection", {}).get("limits", [None, 1, 0.1, 0.01, 0.001])
     assert len(sweep) == len(limits)
     for limit, ls in zip(sweep["limit"], sweep["value"]):
         # A limit keeps only loops scoring below it (NaN: nothing was kept).
         assert math.isnan(limit) or math.isnan(ls) or ls < limit
-    accepted = metrics[metrics["metric"] == "acceptance_rate"]["value"]
+    accepted = ours[ours["metric"] == "acceptance_rate"]["value"]
     assert len(accepted) == len(limits) and accepted.between(0, 1).all()
 
-    error = metrics.loc[metrics["metric"] == "reconstruction_error", "value"].item()
+    error = ours.loc[ours["metric"] == "reconstruction_error", "value"].item()
     assert 0 <= error < 0.5
 
 
@@ -67,3 +68,28 @@ def test_tables_and_figures(evaluated):
     assert np.isfinite(pd.read_csv(folder / "table1_reconstruction.csv")["reconstruction error"]).all()
     for name in ("figure4_rejection_sweep.png", "pianorolls.png"):
         assert (folder / name).read_bytes()[:8] == PNG
+
+
+def test_every_baseline_has_its_rows_in_every_table(evaluated):
+    """Issue 12: CNN-VAE in table 1; CNN-VAE, MuseGAN, Music Transformer in tables 2 and 3 and in
+    the pianorolls' sets; MuseGAN's rejection sweep with acceptance rates (Figure 4)."""
+    config = yaml.safe_load((evaluated / "config.yaml").read_text())
+    baselines = config.get("baselines", ["cnn_vae", "musegan", "music_transformer"])
+    snakemake(evaluated, *(f"results/samples/{baseline}/listen" for baseline in baselines))
+    folder = evaluated / "results/eval/symbolic"
+    assert "cnn_vae" in set(pd.read_csv(folder / "table1_reconstruction.csv")["model"])
+    table2 = pd.read_csv(folder / "table2_metrics.csv")
+    table3 = pd.read_csv(folder / "table3_f1.csv")
+    for baseline in baselines:
+        rows = table2[table2["model"] == baseline]
+        assert len(rows) == 1, baseline
+        assert rows[["LS", "UP", "ND", "P", "R", "D", "C"]].notna().all(axis=None), baseline
+        assert table3["set"].str.startswith(f"{baseline} ").sum() == 1, baseline
+        assert (evaluated / f"results/samples/{baseline}/samples.parquet").exists()
+        assert list((evaluated / f"results/samples/{baseline}/listen").glob("*.mid")), baseline
+    metrics = read_table(evaluated / "results/eval/symbolic.parquet", METRICS_SCHEMA).to_pandas()
+    limits = config["sampling"].get("rejection", {}).get("limits", [None, 1, 0.1, 0.01, 0.001])
+    musegan = metrics[(metrics["model"] == "musegan") & (metrics["experiment"] == "rejection")]
+    assert len(musegan[musegan["metric"] == "LS"]) == len(limits)
+    assert musegan.loc[musegan["metric"] == "acceptance_rate", "value"].between(0, 1).all()
+    assert len(musegan[musegan["metric"] == "acceptance_rate"]) == len(limits)

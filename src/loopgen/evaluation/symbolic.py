@@ -410,25 +410,32 @@ def plot_rejection_sweep(metrics: pd.DataFrame, path) -> None:
     sweep = t2[t2["experiment"] == "rejection"]
     accept = metrics[metrics["metric"] == "acceptance_rate"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for (model, mode), group in sweep.groupby(["model", "mode"], sort=False):
+    pairs = (("P", "R"), ("D", "C"), ("UP", "ND"))
+    twins = [ax.twinx() if pair == ("UP", "ND") else ax for ax, pair in zip(axes, pairs)]  # UP, ND: other scales
+    rate_lines: dict[int, list[str]] = {}
+    # One colour pair per generator on shared axes; ours solid, baselines (e.g. MuseGAN) dashed.
+    for g, ((model, mode), group) in enumerate(sweep.groupby(["model", "mode"], sort=False)):
         labels = ["none" if pd.isna(limit) else f"{limit:g}" for limit in group["limit"]]
         rates = [_acceptance(accept, model, mode, limit) for limit in group["limit"]]
-        ticks = [f"{label}\n{_num(rate)}" for label, rate in zip(labels, rates)]
+        for i, (label, rate) in enumerate(zip(labels, rates)):
+            rate_lines.setdefault(i, [label]).append(_num(rate))
         x = np.arange(len(group))
-        for ax, pair in zip(axes, (("P", "R"), ("D", "C"), ("UP", "ND"))):
-            twin = ax.twinx() if pair == ("UP", "ND") else ax  # UP and ND have different scales
-            for target, metric, marker in ((ax, pair[0], "o"), (twin, pair[1], "s")):
+        for ax, twin, pair in zip(axes, twins, pairs):
+            for target, metric, marker, colour in ((ax, pair[0], "o", f"C{2 * g}"), (twin, pair[1], "s", f"C{2 * g + 1}")):
                 std = group.get(f"{metric} std")
                 target.errorbar(x, group[metric], yerr=None if std is None else std.fillna(0), marker=marker,
-                                capsize=3, label=f"{metric} ({model} {mode})", color="C0" if metric == pair[0] else "C1")
-            if twin is not ax:
-                ax.set_ylabel(pair[0])
-                twin.set_ylabel(pair[1])
-            ax.set_xticks(x, ticks)
-            ax.set_xlabel("loop-score limit\nacceptance rate")
-            ax.set_title(" & ".join(pair))
-            handles = [h for a in {ax, twin} for h in a.get_legend_handles_labels()[0]]
-            ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="best")
+                                capsize=3, label=f"{metric} ({model} {mode})", color=colour,
+                                linestyle="-" if model == "vqvae_lstm" else "--")
+    models = ", ".join(f"{m} {md}" for m, md in sweep.groupby(["model", "mode"], sort=False).groups)
+    for ax, twin, pair in zip(axes, twins, pairs):
+        if twin is not ax:
+            ax.set_ylabel(pair[0])
+            twin.set_ylabel(pair[1])
+        ax.set_xticks(list(rate_lines), ["\n".join(lines) for lines in rate_lines.values()], fontsize=7)
+        ax.set_xlabel(f"loop-score limit, then acceptance rate of {models}", fontsize=7)
+        ax.set_title(" & ".join(pair))
+        handles = [h for a in dict.fromkeys([ax, twin]) for h in a.get_legend_handles_labels()[0]]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=6, loc="best")
     fig.suptitle("Rejection sampling by loop score (S Figure 4)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
