@@ -11,6 +11,7 @@ min_version("9.0")
 
 
 configfile: "config.yaml"
+report: "workflow/report/workflow.rst"
 
 
 # The raw-data folders the demo stage generates itself (so they need not exist before the run).
@@ -35,6 +36,7 @@ include: "rules/detector.smk"
 include: "rules/symbolic.smk"
 include: "rules/loopnet.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"  # last: it reads every stage's TARGETS
 
 
 rule all:
