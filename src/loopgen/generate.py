@@ -8,17 +8,16 @@ seed (--seed + its index), so `--seed <its seed> --n 1` draws that loop again.
 
 Nothing here samples, scores or writes MIDI by itself: the generator comes from GENERATORS, the
 rejection loop is loopgen.symbolic.rejection_sample, the loop score loopgen.detector.loop_scores, the
-MIDI loopgen.midi_write.roll_to_midi, the WAV loopgen.render (FluidSynth) or `loopgen synth` (LoopNet).
+MIDI loopgen.midi_write.roll_to_midi, the WAV loopgen.render (FluidSynth) or the functions of `loopgen synth` (LoopNet).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import importlib
-import io
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ GENERATORS: dict[str, str] = {
 # The sampling modes of the paper (config.yaml sampling.modes defaults); flags override the numbers.
 MODES = {"temperature": {}, "top_k": {"top_k": 30}, "top_p": {"top_p": 0.08}}
 DETECTOR_DIR = "loop_detector"  # under --models, as the workflow writes it
-LOOPNET_BPM = 130.0  # LoopNet synthesizes one bar at 130 BPM (SPEC section 5)
+LOOPNET_BPM = 130.0  # loopgen.loopnet.TARGET_BPM (not imported here: `loopgen --help` stays fast)
 
 
 class GenerateError(ValueError):
@@ -141,17 +140,31 @@ def render_fluidsynth(midi_path: Path, wav_path: Path, bpm: float) -> None:
     render_to_wav(midi_path, wav_path, duration=loop_seconds(bpm), wrap_tail=True)
 
 
-def render_loopnet(midi_path: Path, wav_path: Path, args: argparse.Namespace) -> None:
-    """The drum track through a LoopNet variant (`loopgen synth --midi`), timbre from --timbre.
-    LoopNet plays at its own 130 BPM: the WAV is 8 bars at 130 BPM whatever --bpm says."""
-    from loopgen.loopnet import run_synth
+class LoopNetRenderer:
+    """The drum track of MIDI files through a LoopNet variant, with the timbre and harmony of one
+    audio loop: `loopgen synth --midi` (the same loopgen.loopnet functions), with the model and the
+    timbre analysed once for all files. LoopNet plays one bar at 130 BPM: each WAV is 8 bars at
+    130 BPM (16 kHz) whatever --bpm says; only the drum pattern is taken from the MIDI file."""
 
-    synth_args = argparse.Namespace(
-        model=args.loopnet_model, midi=str(midi_path), rhythm=None, timbre=args.timbre, timbre_bpm=args.timbre_bpm,
-        rhythm_bpm=LOOPNET_BPM, bars=None, griffin_lim_iters=args.griffin_lim_iters, device=args.device,
-        out=str(wav_path))
-    with contextlib.redirect_stdout(io.StringIO()):  # run_synth's one line per file would break the progress bar
-        run_synth(synth_args)
+    def __init__(self, model_dir, timbre, timbre_bpm: float, device, griffin_lim_iters: int):
+        from loopgen import loopnet
+
+        self.model = loopnet.LoopNet.load(model_dir, device, griffin_lim_iters)
+        timbre_bars, native, native_rate = loopnet.loop_bars(timbre, timbre_bpm)
+        self.globals = self.model.scaler.scale(loopnet.globals_from_audio(timbre_bars[0], native, native_rate)[None])
+        self.envelope_peak = float(loopnet.rhythm_from_audio(timbre_bars[:1])[0, 3].max())
+
+    def render(self, midi_path: Path, wav_path: Path, n_bars: int = 8) -> None:
+        """Raises ValueError when the file has no kick, snare or hi-hat (nothing for LoopNet to play)."""
+        import soundfile as sf
+
+        from loopgen import loopnet
+
+        frames = loopnet.rhythm_from_midi(midi_path, self.envelope_peak)[:n_bars]
+        bars = self.model.synthesize(frames, np.repeat(self.globals, len(frames), axis=0))
+        audio = np.zeros(n_bars * bars.shape[1], np.float32)  # bars after the last hit stay silent
+        audio[: bars.size] = bars.reshape(-1)
+        sf.write(str(wav_path), audio, loopnet.SAMPLE_RATE, subtype="PCM_16")
 
 
 CSV_COLUMNS = ["file", "model", "mode", "temperature", "top_k", "top_p", "seed", "loop_score", "max_loop_score",
@@ -236,22 +249,34 @@ def run_generate(args: argparse.Namespace) -> int:
                                args.seed, args.max_loop_score, max_tries, bar)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    renderer = None
+    if args.audio == "loopnet" and kept:
+        renderer = LoopNetRenderer(args.loopnet_model, args.timbre, args.timbre_bpm, device, args.griffin_lim_iters)
+    rows, silent = [], []
     for index, loop in enumerate(tqdm(kept, desc="files", unit="loop", disable=None)):
         midi_path = out / f"loop-{index:03d}.mid"
         write_loop(loop, midi_path, args.bpm)
+        audio = args.audio
         if args.audio == "fluidsynth":
             render_fluidsynth(midi_path, midi_path.with_suffix(".wav"), args.bpm)
-        elif args.audio == "loopnet":
-            render_loopnet(midi_path, midi_path.with_suffix(".wav"), args)
+        elif renderer is not None:
+            try:
+                renderer.render(midi_path, midi_path.with_suffix(".wav"))
+            except ValueError:  # no kick, snare or hi-hat: no WAV, said in the CSV and at the end
+                audio = "none (no kick, snare or hi-hat for LoopNet)"
+                silent.append(midi_path.name)
         rows.append({"file": midi_path.name, "model": args.model, "mode": args.mode, "temperature": mode.temperature,
                      "top_k": mode.top_k, "top_p": mode.top_p, "seed": loop.seed, "loop_score": f"{loop.loop_score:.6g}",
-                     "max_loop_score": args.max_loop_score, "tries": loop.tries, "bpm": args.bpm, "audio": args.audio})
+                     "max_loop_score": args.max_loop_score, "tries": loop.tries, "bpm": args.bpm, "audio": audio})
     write_csv(rows, out / "generated.csv")
     limit = "" if args.max_loop_score is None else f" below loop score {args.max_loop_score:g}"
+    if silent:
+        print(f"no LoopNet WAV for {len(silent)} loop(s) without kick, snare or hi-hat: {', '.join(silent)}",
+              file=sys.stderr)
     if len(kept) < args.n:
+        written = f"those are in {out}" if kept else "nothing written"
         raise GenerateError(f"kept only {len(kept)} of {args.n} loops{limit} after {tries} tries (--max-tries "
-                            f"{max_tries}); those are in {out}. Raise --max-loop-score or --max-tries")
+                            f"{max_tries}); {written}. Raise --max-loop-score or --max-tries")
     print(f"{out}: {len(kept)} loops{limit} from {args.model} ({args.mode}) in {tries} tries, "
           f"MIDI at {args.bpm:g} BPM{'' if args.audio == 'none' else ' + WAV (' + args.audio + ')'}; see generated.csv")
     return 0

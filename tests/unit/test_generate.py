@@ -170,3 +170,41 @@ def test_missing_generator_model_is_named(models, tmp_path, capsys):
     (tmp_path / "models" / "loop_detector").symlink_to(models / "loop_detector")
     code, _out, err = run(capsys, "--models", tmp_path / "models", "-o", tmp_path / "out")
     assert code == 2 and err.count("\n") == 1 and "vqvae/model.pt" in err and "run the workflow first" in err
+
+
+@pytest.fixture(scope="module")
+def tiny_loopnet(tmp_path_factory):
+    """An untrained quarter-width LoopNet (MULTI) saved as the workflow saves one."""
+    from loopgen import loopnet
+    from loopgen.models.wave_unet import WaveUNet
+
+    folder = tmp_path_factory.mktemp("loopnet")
+    config, _ = loopnet.variant_setup("MULTI", {"base_filters": 4})
+    stats = {"hpcp": {"min": [0.0] * 12, "max": [1.0] * 12}, "timbre": {"min": [0.0] * 21, "max": [100.0] * 21}}
+    history = {"probe_loss": [1.0], "train_loss": [], "seconds": []}
+    loopnet.save_loopnet(folder, WaveUNet(config), "MULTI", {"base_filters": 4}, loopnet.GlobalScaler(stats), history)
+    return folder
+
+
+def load_empty(models_dir, seed, device, batch_size):
+    return ConstantGenerator(np.zeros(ROLL_SHAPE, bool))
+
+
+def test_loopnet_audio_plays_the_drums_for_8_bars_at_130_bpm(models, tiny_loopnet, tmp_path, capsys, monkeypatch):
+    from loopgen.audio.synth import drum_loop, write_wav
+
+    monkeypatch.setitem(generate.GENERATORS, "constant", f"{__name__}:load_constant")
+    monkeypatch.setitem(generate.GENERATORS, "empty", f"{__name__}:load_empty")
+    write_wav(tmp_path / "timbre.wav", drum_loop(["k.h.s.h.k.h.s.h."], 130.0, 16000), 16000)
+    options = ("--models", models, "--n", 1, "--bpm", 100, "--audio", "loopnet", "--loopnet-model", tiny_loopnet,
+               "--timbre", tmp_path / "timbre.wav", "--device", "cpu")
+    code, _out, err = run(capsys, *options, "--model", "constant", "-o", tmp_path / "drums")
+    assert code == 0, err
+    audio, rate = soundfile.read(tmp_path / "drums" / "loop-000.wav")
+    assert rate == 16000 and len(audio) == 8 * 29538  # 8 LoopNet bars (one bar at 130 BPM is 29,538 samples)
+    assert read_csv(tmp_path / "drums" / "generated.csv")[0]["audio"] == "loopnet"
+
+    code, _out, err = run(capsys, *options, "--model", "empty", "-o", tmp_path / "empty")
+    assert code == 0 and "no LoopNet WAV for 1 loop(s) without kick, snare or hi-hat: loop-000.mid" in err
+    assert not (tmp_path / "empty" / "loop-000.wav").exists()
+    assert read_csv(tmp_path / "empty" / "generated.csv")[0]["audio"].startswith("none")
