@@ -2,6 +2,8 @@
 Chromium, when installed) opens without errors, every picture decoding and every player loading
 a sound of the right length, with as many cells as there are sets and loops on disk."""
 
+import os
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -86,8 +88,18 @@ def test_cells_match_the_sets_and_loops_on_disk(built):
     assert {"table1_reconstruction", "table2_metrics", "table3_f1", "table1_fad", "table2_coherence"} <= tables
 
 
-@pytest.mark.skipif(browser.unavailable() is not None, reason=f"no browser check: {browser.unavailable()}")
+def need_browser():
+    """Skip, saying why, where chromium or playwright is missing; CI sets LOOPGEN_REQUIRE_BROWSER=1
+    (and installs both), so there a missing browser fails instead of passing unseen."""
+    reason = browser.unavailable()
+    if reason and os.environ.get("LOOPGEN_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"LOOPGEN_REQUIRE_BROWSER=1, but {reason}")
+    if reason:
+        pytest.skip(f"no browser check: {reason}")
+
+
 def test_page_in_headless_chromium(built):
+    need_browser()
     folder = built / "results/report"
     check = browser.check_page(folder, folder / "screenshot.png")
     assert check.problems == []
@@ -100,3 +112,16 @@ def test_page_in_headless_chromium(built):
         assert audio["duration"] == pytest.approx(durations[audio["kind"]], abs=0.01), audio
     assert sum(a["kind"] == "symbolic" for a in check.audios) == want["symbolic_cells"]
     assert (folder / "screenshot.png").stat().st_size > 10000
+
+
+def test_snakemake_report_embeds_the_page_and_the_figures(built):
+    snakemake(built, "--report", "results/report.zip")
+    with zipfile.ZipFile(built / "results/report.zip") as archive:
+        names = archive.namelist()
+        report_html = archive.read("report/report.html").decode("utf-8", "replace")
+    assert any(n.endswith("/index.html") for n in names)  # the listening page, whole (htmlindex)
+    assert sum(n.endswith(".wav") for n in names) == len(list((built / "results/report/audio").glob("*.wav")))
+    for figure in ("figure2.png", "roc.png", "figure4_rejection_sweep.png", "table1_fad.csv", "example_spectrograms.png"):
+        assert any(n.endswith("/" + figure) for n in names), figure
+    for category in ("Data", "Symbolic generation", "LoopNet", "Listening"):
+        assert category in report_html
