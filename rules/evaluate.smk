@@ -71,7 +71,7 @@ rule symbolic_reconstruction:
         rows=f"{SYMBOLIC_EVAL}/reconstruction.parquet",
     params:
         device=config["device"],
-        code=code_version("evaluation/symbolic.py", "symbolic.py", "models/vqvae.py"),
+        code=code_version("evaluation/symbolic.py", "symbolic", "models/vqvae.py"),
     log:
         "logs/evaluate/symbolic_reconstruction.log",
     benchmark:

@@ -17,7 +17,7 @@
 VQVAE_DIR = "results/models/vqvae"
 PRIOR_DIR = "results/models/lstm_prior"
 SAMPLES_DIR = "results/samples/vqvae_lstm"
-SYMBOLIC_CODE = ("symbolic.py", "sampling.py", "models/vqvae.py", "models/lstm_prior.py", "training.py", "roll.py")
+SYMBOLIC_CODE = ("symbolic", "sampling.py", "models/vqvae.py", "models/lstm_prior.py", "training.py", "roll.py")
 SAMPLING = config["sampling"]
 REJECTION = SAMPLING["rejection"]
 LOOP_SHARDS = expand("results/loops/shard-{shard}.parquet", shard=shards("midi"))
@@ -163,7 +163,7 @@ rule listen_samples:
         n_listen=SAMPLING["n_listen"],
         tempo_bpm=SAMPLING["tempo_bpm"],
         render_wav=SAMPLING["render_wav"],
-        code=code_version("symbolic.py", "midi_write.py", "render.py"),
+        code=code_version("symbolic", "midi_write.py", "render.py"),
     log:
         "logs/symbolic/listen_samples-{mode}.log",
     benchmark:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from loopgen import symbolic
+from loopgen.training import Checkpoint
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.symbolic import TrainSettings, first_code_distribution, load_prior, save_prior, train_prior
 
@@ -70,17 +71,17 @@ def test_prior_training_resumes_after_an_interruption_to_the_same_weights(tmp_pa
     codes, files = counting_sequences(60)
     settings = TrainSettings(epochs=3, batch_size=16, val_fraction=0.2, seed=3)
     reference, _, _ = train_prior(codes, files, SMALL, settings, tmp_path / "a")
-    original_save = symbolic.Checkpoint.save
+    original_save = Checkpoint.save
 
     def save_then_die(self, state):
         original_save(self, state)
         if state["epoch"] == 1:
             raise Interrupted
 
-    monkeypatch.setattr(symbolic.Checkpoint, "save", save_then_die)
+    monkeypatch.setattr(Checkpoint, "save", save_then_die)
     with pytest.raises(Interrupted):
         train_prior(codes, files, SMALL, settings, tmp_path / "b")
-    monkeypatch.setattr(symbolic.Checkpoint, "save", original_save)
+    monkeypatch.setattr(Checkpoint, "save", original_save)
     resumed, history, _ = train_prior(codes, files, SMALL, settings, tmp_path / "b")
     assert len(history) == 3
     for key, value in reference.state_dict().items():

@@ -7,6 +7,7 @@ import torch
 from loopgen.models.vqvae import VQVAE, EMACodebook, VQVAEConfig
 from loopgen.roll import pack_rolls
 from loopgen import symbolic
+from loopgen.training import Checkpoint
 from loopgen.symbolic import LoopSet, TrainSettings, encode_loops, reconstruction_error, train_vqvae
 
 SMALL = VQVAEConfig(channels=16, codebook_size=16)
@@ -145,7 +146,7 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     reference, history, _ = _train(tmp_path, loops, "straight")
     assert [row["epoch"] for row in history] == [1, 2, 3]
 
-    original_save = symbolic.Checkpoint.save
+    original_save = Checkpoint.save
     saves = []
 
     def save_then_die(self, state):
@@ -154,10 +155,10 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
         if state["epoch"] == 2:
             raise Interrupted
 
-    monkeypatch.setattr(symbolic.Checkpoint, "save", save_then_die)
+    monkeypatch.setattr(Checkpoint, "save", save_then_die)
     with pytest.raises(Interrupted):
         _train(tmp_path, loops, "interrupted")
-    monkeypatch.setattr(symbolic.Checkpoint, "save", original_save)
+    monkeypatch.setattr(Checkpoint, "save", original_save)
     resumed, resumed_history, _ = _train(tmp_path, loops, "interrupted")
     assert saves == [1, 2]
     assert [row["epoch"] for row in resumed_history] == [1, 2, 3]

@@ -1,0 +1,80 @@
+"""The symbolic stage's tables: the loop shards it reads (rolls kept packed) and the codes table
+(results/symbolic/codes.parquet) it writes between the VQ-VAE and the prior."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopgen.roll import PACKED_BYTES, packed_column
+from loopgen.tables import read_table
+
+log = logging.getLogger("loopgen.symbolic")
+
+# The columns of a loop shard (detector output: PHRASE_SCHEMA + loop_score) this stage reads.
+LOOP_COLUMNS = pa.schema([("phrase_id", pa.string()), ("file_id", pa.string()), ("roll", pa.binary())])
+# results/symbolic/codes.parquet: every loop's VQ-VAE codes and its split.
+CODES_SCHEMA = pa.schema(
+    [("phrase_id", pa.string()), ("file_id", pa.string()), ("split", pa.string()), ("codes", pa.list_(pa.int16()))]
+)
+
+
+@dataclass
+class LoopSet:
+    phrase_id: np.ndarray  # object (N,)
+    file_id: np.ndarray  # object (N,)
+    packed: np.ndarray  # uint8 (N, 912)
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+
+def read_loops(paths) -> LoopSet:
+    """Concatenate loop shards, keeping rolls packed. A row whose roll is missing or not 912
+    bytes is left out with one warning line naming the shard (never silently)."""
+    ids, files, rolls = [], [], []
+    for path in paths:
+        table = read_table(path, LOOP_COLUMNS, columns=LOOP_COLUMNS.names)
+        lengths = pc.binary_length(table.column("roll")).to_numpy(zero_copy_only=False)
+        good = np.nan_to_num(lengths, nan=-1) == PACKED_BYTES
+        if not good.all():
+            log.warning("%s: %d of %d loops left out: roll missing or not %d bytes", path, (~good).sum(), len(good), PACKED_BYTES)
+            table = table.filter(pa.array(good))
+        ids.append(np.asarray(table.column("phrase_id").to_pylist(), dtype=object))
+        files.append(np.asarray(table.column("file_id").to_pylist(), dtype=object))
+        rolls.append(packed_column(table.column("roll")))
+        log.info("%s: %d loops", path, table.num_rows)
+    if not rolls:
+        return LoopSet(np.zeros(0, object), np.zeros(0, object), np.zeros((0, PACKED_BYTES), np.uint8))
+    return LoopSet(np.concatenate(ids), np.concatenate(files), np.concatenate(rolls))
+
+
+def packed_to_arrow(packed: np.ndarray) -> pa.Array:
+    """(N, 912) uint8 -> a binary Arrow array without a Python object per row."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    offsets = np.arange(len(packed) + 1, dtype=np.int32) * PACKED_BYTES
+    return pa.Array.from_buffers(pa.binary(), len(packed), [None, pa.py_buffer(offsets), pa.py_buffer(packed)])
+
+
+def codes_table(loops: LoopSet, codes: np.ndarray, is_val: np.ndarray) -> pa.Table:
+    split = np.where(is_val, "val", "train")
+    flat = pa.array(codes.reshape(-1).astype(np.int16), pa.int16())
+    offsets = pa.array(np.arange(len(codes) + 1, dtype=np.int32) * codes.shape[1], pa.int32())
+    return pa.table({"phrase_id": pa.array(loops.phrase_id.tolist(), pa.string()),
+                     "file_id": pa.array(loops.file_id.tolist(), pa.string()),
+                     "split": pa.array(split.tolist(), pa.string()),
+                     "codes": pa.ListArray.from_arrays(offsets, flat)}, schema=CODES_SCHEMA)
+
+
+def read_codes(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """results/symbolic/codes.parquet -> (codes (N, S) int16, file_id (N,), split (N,))."""
+    table = read_table(path, CODES_SCHEMA)
+    column = table.column("codes").combine_chunks()
+    n = len(column)
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.int16)
+    codes = flat.reshape(n, -1) if n else np.zeros((0, 0), np.int16)
+    return codes, np.asarray(table.column("file_id").to_pylist(), object), np.asarray(table.column("split").to_pylist(), object)
