@@ -20,8 +20,12 @@ if not snakemake.params.screenshot:
 elif reason := browser.unavailable():
     log.info("screenshot skipped: %s", reason)
 else:
-    check = browser.check_page(out, out / "screenshot.png")
-    log.info("checked in headless Chromium: %d images, %d players, %d tables; screenshot %s",
-             len(check.images), len(check.audios), len(check.tables), out / "screenshot.png")
-    for problem in check.problems:
-        log.warning("page problem: %s", problem)
+    try:
+        check = browser.check_page(out, out / "screenshot.png")
+    except Exception as error:  # the page is complete without its screenshot: say why, don't fail the run
+        log.warning("screenshot failed: %s: %s", type(error).__name__, str(error).splitlines()[0])
+    else:
+        log.info("checked in headless Chromium: %d images, %d players, %d tables; screenshot %s",
+                 len(check.images), len(check.audios), len(check.tables), out / "screenshot.png")
+        for problem in check.problems:
+            log.warning("page problem: %s", problem)
