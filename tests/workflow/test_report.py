@@ -112,6 +112,8 @@ def test_page_in_headless_chromium(built):
         assert audio["duration"] == pytest.approx(durations[audio["kind"]], abs=0.01), audio
     assert sum(a["kind"] == "symbolic" for a in check.audios) == want["symbolic_cells"]
     assert (folder / "screenshot.png").stat().st_size > 10000
+    from_disk = browser.check_page(folder, over_http=False)  # the page also works opened as a file
+    assert from_disk.problems == [] and len(from_disk.audios) == len(check.audios)
 
 
 def test_snakemake_report_embeds_the_page_and_the_figures(built):

@@ -110,8 +110,10 @@ def _real_failure(request) -> bool:
     return not (request.resource_type == "media" and "ERR_ABORTED" in (request.failure or ""))
 
 
-def check_page(folder, screenshot=None, width: int = 1400, page_name: str = "index.html") -> PageCheck:
-    """Open folder/page_name over HTTP in headless Chromium; optionally save a full-page screenshot."""
+def check_page(folder, screenshot=None, width: int = 1400, page_name: str = "index.html",
+               over_http: bool = True) -> PageCheck:
+    """Open folder/page_name in headless Chromium, over local HTTP or (over_http=False) from file://;
+    optionally save a full-page screenshot."""
     from playwright.sync_api import sync_playwright
 
     reason = unavailable()
@@ -126,7 +128,7 @@ def check_page(folder, screenshot=None, width: int = 1400, page_name: str = "ind
             page.on("pageerror", lambda e: check.console_errors.append(str(e)))
             page.on("response", lambda r: r.status >= 400 and check.failed_requests.append(f"{r.status} {r.url}"))
             page.on("requestfailed", lambda r: _real_failure(r) and check.failed_requests.append(f"failed {r.url}: {r.failure}"))
-            page.goto(url + page_name, wait_until="load")
+            page.goto(url + page_name if over_http else (Path(folder) / page_name).resolve().as_uri(), wait_until="load")
             found = page.evaluate(_INSPECT, METADATA_TIMEOUT_MS)
             for key, value in found.items():
                 setattr(check, key, value)
