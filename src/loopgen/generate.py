@@ -14,6 +14,7 @@ MIDI loopgen.midi_write.roll_to_midi, the WAV loopgen.render (FluidSynth) or the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib
 import logging
@@ -109,6 +110,19 @@ def generate(sampler, mode, score, n: int, seed: int, max_loop_score: float | No
             progress.update(1)
             progress.set_postfix(kept=len(kept), tries=total)
     return kept, total
+
+
+@contextlib.contextmanager
+def quiet(logger_name: str):
+    """Only errors from this logger for a while: rejection_sample logs each call, and generate()
+    calls it once per loop (the progress bar says the same once)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def pad_to_bars(path, n_bars: int = 8) -> None:
@@ -242,9 +256,7 @@ def run_generate(args: argparse.Namespace) -> int:
     sampler = load_generator(args.model, models, args.seed, device, args.batch_size)
     scorer = detector.load_detector(models / DETECTOR_DIR, device)
     max_tries = args.max_tries or 1000 * args.n
-    logging.getLogger("loopgen.symbolic").setLevel(logging.ERROR)  # per-call progress goes to the bar instead
-
-    with tqdm(total=args.n, desc="loops", unit="loop", disable=None) as bar:
+    with quiet("loopgen.symbolic"), tqdm(total=args.n, desc="loops", unit="loop", disable=None) as bar:
         kept, tries = generate(sampler, mode, lambda packed: detector.loop_scores(scorer, packed), args.n,
                                args.seed, args.max_loop_score, max_tries, bar)
     out = Path(args.out)

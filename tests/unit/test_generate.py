@@ -98,11 +98,15 @@ def test_a_loops_seed_draws_it_again(models, tmp_path, capsys):
 
 
 def test_impossible_limit_stops_after_max_tries_and_says_how_many_it_kept(models, tmp_path, capsys):
+    import logging
+
+    level = logging.getLogger("loopgen.symbolic").level
     code, _out, err = run(capsys, "--models", models, "--n", 4, "--max-loop-score", 1e-12, "--max-tries", 40,
                           "--audio", "none", "-o", tmp_path)
     assert code == 2
     assert err.count("\n") == 1 and "kept only 0 of 4 loops" in err and "after 40 tries" in err
     assert read_csv(tmp_path / "generated.csv") == []
+    assert logging.getLogger("loopgen.symbolic").level == level  # quietened while generating, not after
 
 
 class ConstantGenerator:
