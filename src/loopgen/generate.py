@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import csv
 import importlib
+import importlib.util
 import logging
 import sys
 from dataclasses import dataclass
@@ -24,16 +25,21 @@ from pathlib import Path
 
 import numpy as np
 
-# Model name -> "module:function" loading it as a generator (imported lazily, so a name can be
-# listed before its module lands). The function is called as load(models_dir, seed, device,
-# batch_size) and returns an object with draw(n, mode) -> (n, 912) uint8 packed rolls
-# (loopgen.roll layout; `mode` is a loopgen.sampling.SamplingMode the model may ignore) and a
-# torch.Generator attribute `rng` that generate() reseeds before each loop, and an int attribute
-# `batch_size` (loops per draw() call made by loopgen.symbolic.rejection_sample). It raises
-# FileNotFoundError naming the missing file when the model is not trained.
+# Model name -> its loader, "module:function" (imported lazily). A loader is called as
+# load(models_dir, seed, device, batch_size) and returns an object with draw(n, mode) -> (n, 912)
+# uint8 packed rolls (loopgen.roll layout; `mode` is a loopgen.sampling.SamplingMode the model may
+# ignore), a torch.Generator attribute `rng` that generate() reseeds before each loop (all of
+# draw's randomness must come from it), an int attribute `batch_size` (loops per draw() call of
+# loopgen.symbolic.rejection_sample) and optionally `mode_name` (its sampling scheme, for the CSV).
+# It raises FileNotFoundError naming the missing file when the model is not trained.
 GENERATORS: dict[str, str] = {
     "vqvae_lstm": "loopgen.generate:load_vqvae_lstm",
 }
+# The symbolic paper's baselines, once loopgen.baselines is there (loopgen.baselines.BaselineSampler
+# has the interface above; each is trained into <models>/<name>/).
+BASELINES = ("cnn_vae", "musegan", "music_transformer")
+if importlib.util.find_spec("loopgen.baselines") is not None:
+    GENERATORS.update({name: f"loopgen.generate:load_{name}" for name in BASELINES})
 # The sampling modes of the paper (config.yaml sampling.modes defaults); flags override the numbers.
 MODES = {"temperature": {}, "top_k": {"top_k": 30}, "top_p": {"top_p": 0.08}}
 DETECTOR_DIR = "loop_detector"  # under --models, as the workflow writes it
@@ -53,6 +59,30 @@ def load_vqvae_lstm(models_dir, seed: int, device, batch_size: int):
         if not (models_dir / folder / "model.pt").is_file():
             raise FileNotFoundError(f"no trained model at {models_dir / folder / 'model.pt'} (run the workflow first)")
     return LoopSampler.load(models_dir / "vqvae", models_dir / "lstm_prior", seed, device, batch_size)
+
+
+def load_baseline(name: str, models_dir, seed: int, device, batch_size: int):
+    """A trained baseline (results/models/<name>/) drawing loops with loopgen.baselines."""
+    from loopgen import baselines
+
+    folder = Path(models_dir) / name
+    if not (folder / "model.pt").is_file():
+        raise FileNotFoundError(f"no trained model at {folder / 'model.pt'} (run the workflow first)")
+    sampler = baselines.BaselineSampler(name, folder, seed, device, batch_size)
+    sampler.mode_name = baselines.SAMPLING_MODE.get(name, "")
+    return sampler
+
+
+def load_cnn_vae(*args):
+    return load_baseline("cnn_vae", *args)
+
+
+def load_musegan(*args):
+    return load_baseline("musegan", *args)
+
+
+def load_music_transformer(*args):
+    return load_baseline("music_transformer", *args)
 
 
 def load_generator(name: str, models_dir, seed: int, device, batch_size: int):
@@ -261,6 +291,10 @@ def run_generate(args: argparse.Namespace) -> int:
                                args.seed, args.max_loop_score, max_tries, bar)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # A model with its own sampling scheme (a baseline) ignores --mode: the CSV says what it did.
+    mode_name = getattr(sampler, "mode_name", None) or args.mode
+    mode_columns = ({"temperature": mode.temperature, "top_k": mode.top_k, "top_p": mode.top_p}
+                    if mode_name == args.mode else {"temperature": None, "top_k": None, "top_p": None})
     renderer = None
     if args.audio == "loopnet" and kept:
         renderer = LoopNetRenderer(args.loopnet_model, args.timbre, args.timbre_bpm, device, args.griffin_lim_iters)
@@ -277,8 +311,8 @@ def run_generate(args: argparse.Namespace) -> int:
             except ValueError:  # no kick, snare or hi-hat: no WAV, said in the CSV and at the end
                 audio = "none (no kick, snare or hi-hat for LoopNet)"
                 silent.append(midi_path.name)
-        rows.append({"file": midi_path.name, "model": args.model, "mode": args.mode, "temperature": mode.temperature,
-                     "top_k": mode.top_k, "top_p": mode.top_p, "seed": loop.seed, "loop_score": f"{loop.loop_score:.6g}",
+        rows.append({"file": midi_path.name, "model": args.model, "mode": mode_name, **mode_columns,
+                     "seed": loop.seed, "loop_score": f"{loop.loop_score:.6g}",
                      "max_loop_score": args.max_loop_score, "tries": loop.tries, "bpm": args.bpm, "audio": audio})
     write_csv(rows, out / "generated.csv")
     limit = "" if args.max_loop_score is None else f" below loop score {args.max_loop_score:g}"
@@ -289,6 +323,6 @@ def run_generate(args: argparse.Namespace) -> int:
         written = f"those are in {out}" if kept else "nothing written"
         raise GenerateError(f"kept only {len(kept)} of {args.n} loops{limit} after {tries} tries (--max-tries "
                             f"{max_tries}); {written}. Raise --max-loop-score or --max-tries")
-    print(f"{out}: {len(kept)} loops{limit} from {args.model} ({args.mode}) in {tries} tries, "
+    print(f"{out}: {len(kept)} loops{limit} from {args.model} ({mode_name}) in {tries} tries, "
           f"MIDI at {args.bpm:g} BPM{'' if args.audio == 'none' else ' + WAV (' + args.audio + ')'}; see generated.csv")
     return 0

@@ -212,3 +212,34 @@ def test_loopnet_audio_plays_the_drums_for_8_bars_at_130_bpm(models, tiny_loopne
     assert code == 0 and "no LoopNet WAV for 1 loop(s) without kick, snare or hi-hat: loop-000.mid" in err
     assert not (tmp_path / "empty" / "loop-000.wav").exists()
     assert read_csv(tmp_path / "empty" / "generated.csv")[0]["audio"].startswith("none")
+
+
+def test_a_trained_baseline_is_drawn_through_loopgen_baselines(models, tmp_path, capsys, monkeypatch):
+    """The hook for the symbolic paper's baselines: <models>/<name>/ loaded by
+    loopgen.baselines.BaselineSampler(name, folder, seed, device, batch_size) (a stand-in here)."""
+    import sys
+    import types
+
+    made = []
+
+    def baseline_sampler(name, folder, seed, device, batch_size):
+        made.append((name, folder.name, seed, batch_size))
+        return ConstantGenerator(one_kick_roll())
+
+    fake = types.SimpleNamespace(BaselineSampler=baseline_sampler, SAMPLING_MODE={"cnn_vae": "threshold"})
+    monkeypatch.setitem(sys.modules, "loopgen.baselines", fake)
+    monkeypatch.setitem(generate.GENERATORS, "cnn_vae", "loopgen.generate:load_cnn_vae")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "loop_detector").symlink_to(models / "loop_detector")
+    code, _out, err = run(capsys, "--models", folder, "--model", "cnn_vae", "--n", 1, "--audio", "none", "-o", tmp_path / "a")
+    assert code == 2 and "no trained model at" in err and "cnn_vae/model.pt" in err
+    (folder / "cnn_vae").mkdir()
+    (folder / "cnn_vae" / "model.pt").write_bytes(b"")
+    code, out, err = run(capsys, "--models", folder, "--model", "cnn_vae", "--n", 2, "--seed", 3, "--batch-size", 8,
+                         "--audio", "none", "-o", tmp_path / "b")
+    assert code == 0, err
+    assert made == [("cnn_vae", "cnn_vae", 3, 8)]
+    rows = read_csv(tmp_path / "b" / "generated.csv")
+    assert [(r["model"], r["mode"], r["temperature"], r["top_k"]) for r in rows] == [("cnn_vae", "threshold", "", "")] * 2
+    assert "from cnn_vae (threshold)" in out
