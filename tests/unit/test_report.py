@@ -77,6 +77,9 @@ def small_page(tmp_path_factory):
     write_table(loops, results / "loops" / "shard-0.parquet", LOOP_SCHEMA)
     write_samples(results / "samples" / "vqvae_lstm" / "top_k.parquet", rolls(3), "top_k")
     write_samples(results / "samples" / "musegan" / "samples.parquet", rolls(3), "musegan")
+    for model in ("vqvae_lstm", "musegan"):  # every model's rejection sweep has an acceptance table
+        (results / "samples" / model / "rejection").mkdir()
+        (results / "samples" / model / "rejection" / "acceptance.csv").write_text("limit,kept,tried\n0.1,5,9\n")
     out = results / "report"
     build_page(results, out, PageSettings(symbolic_rows=2, tempo_bpm=100.0, seed=0))
     return out
@@ -94,6 +97,8 @@ def test_every_generated_set_is_a_column_with_a_cell_per_sample(small_page):
             assert "://" not in ref and (small_page / ref).is_file(), ref
     sections = [a["id"] for tag, a in tags if tag == "section"]
     assert sections == ["data", "symbolic", "loopnet"]
+    tables = [a["id"] for tag, a in tags if tag == "table"]
+    assert len(tables) == len(set(tables)) and {"table-vqvae_lstm-acceptance", "table-musegan-acceptance"} <= set(tables)
 
 
 def test_small_page_in_headless_chromium(small_page):

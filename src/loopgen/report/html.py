@@ -109,12 +109,13 @@ def _inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
-def tables_of(folder: Path, stems_glob: str, root: Path, captions: dict[str, str]) -> list[str]:
+def tables_of(folder: Path, stems_glob: str, root: Path, captions: dict[str, str], prefix: str = "") -> list[str]:
     """Every table in `folder` matching stems_glob: its Markdown when the workflow wrote one (it
-    carries the paper's numbers and notes), else its CSV under a caption."""
+    carries the paper's numbers and notes), else its CSV under a caption. Table ids are
+    prefix + file stem."""
     stems = sorted({p.stem for ext in ("csv", "md") for p in folder.glob(f"{stems_glob}.{ext}")})
-    return [markdown(folder / f"{stem}.md", stem, root) if (folder / f"{stem}.md").is_file()
-            else csv_table(folder / f"{stem}.csv", stem, captions.get(stem, stem), root) for stem in stems]
+    return [markdown(folder / f"{stem}.md", prefix + stem, root) if (folder / f"{stem}.md").is_file()
+            else csv_table(folder / f"{stem}.csv", prefix + stem, captions.get(stem, stem), root) for stem in stems]
 
 
 def plot(src: str, figure_id: str, caption: str) -> str:

@@ -40,7 +40,9 @@ class SampleSet:
 
     @property
     def label(self) -> str:
-        return "training set" if self.path is None else f"{self.model} ({self.mode})"
+        if self.path is None:
+            return "training set"
+        return self.model if self.mode == "samples" else f"{self.model} ({self.mode})"  # a baseline's one set
 
 
 def sample_sets(results: Path) -> list[SampleSet]:
@@ -91,8 +93,8 @@ def section(results: Path, out: Path, n_rows: int, tempo_bpm: float, seed: int) 
     parts = [html.note("Ours beside the paper's numbers where the tables give them. Loop score (LS): lower is "
                        "more loop-like; the detector's threshold is in the Data section.")]
     parts += html.tables_of(results / "eval" / "symbolic", "table*", results, TABLE_CAPTIONS)
-    for folder in sorted((results / "samples").glob("*/rejection/")):
-        parts += html.tables_of(folder, "acceptance", results, TABLE_CAPTIONS)
+    for folder in sorted((results / "samples").glob("*/rejection/")):  # one per model: ids say which
+        parts += html.tables_of(folder, "acceptance", results, TABLE_CAPTIONS, prefix=f"{folder.parent.name}-")
     figures = [html.plot(copy_figure(results / name, out), Path(name).stem, caption)
                for name, caption in FIGURES.items() if (results / name).is_file()]
     parts.append(f'<div class="plots">{"".join(figures)}</div>')
