@@ -16,8 +16,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; color: #222; padding: 0 1em; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; margin-top: 2em; } h3 { margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.grid td { text-align: center; }
 figure { margin: 0.5em 0; } figure.plot img { max-width: 100%; border: 1px solid #eee; }
 figure.cell { margin: 0; } figure.cell img { display: block; margin: 0 auto 2px; image-rendering: pixelated; }
@@ -54,11 +54,17 @@ def table(rows: list[dict], table_id: str, caption: str = "", source: str | None
         return ""
     columns = list(rows[0])
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell_text(row.get(c)))}</td>" for c in columns) + "</tr>\n"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(_td(row.get(c)) for c in columns) + "</tr>\n" for row in rows)
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     return (f'<table id="table-{slug(table_id)}"{attrs(data_table=table_id, data_source=source, data_rows=len(rows))}>'
             f"{cap}<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>")
+
+
+def _td(value) -> str:
+    """A table cell; numbers (and 'mean ± std') right-aligned."""
+    text = cell_text(value)
+    numeric = bool(re.fullmatch(r"[-+]?[\d,.]+(e[-+]?\d+)?( ± [\d.]+)?%?", text))
+    return f'<td class="n">{escape(text)}</td>' if numeric else f"<td>{escape(text)}</td>"
 
 
 def cell_text(value) -> str:
