@@ -21,7 +21,8 @@ def test_reasons_differing_only_in_numbers_are_one_kind():
     assert reason_kind("tempo confidence 0.967 ≤ 0.99") == reason_kind("tempo confidence 0.5 ≤ 0.99")
     assert reason_kind("bpm 200 outside 60-180") == "bpm N outside N-N"
     assert reason_kind("no drum track") == "no drum track"
-    assert reason_kind("mp3 decoder failed") == "mp3 decoder failed"  # a digit inside a word stays
+    assert reason_kind("mp3 decoder failed") == "mp3 decoder failed"  # a digit inside a name stays
+    assert reason_kind("(midi.assume_4_4 is off)") == "(midi.assume_4_4 is off)"
 
 
 def test_pianoroll_puts_drums_at_the_bottom_and_high_bass_on_top():

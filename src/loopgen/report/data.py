@@ -21,7 +21,7 @@ DETECTOR_FIGURES = {
 def reason_kind(reason: str) -> str:
     """A reject reason without its numbers ('tempo confidence 0.967 <= 0.99' -> 'tempo confidence N <= N'),
     so that reasons of one kind are counted together."""
-    return re.sub(r"(?<![A-Za-z])\d+(\.\d+)?(e[-+]?\d+)?", "N", str(reason)).strip() or "(no reason given)"
+    return re.sub(r"(?<![A-Za-z_])\d+(\.\d+)?(e[-+]?\d+)?", "N", str(reason)).strip() or "(no reason given)"
 
 
 def stage_rows(results: Path) -> tuple[list[dict], list[dict]]:
