@@ -113,3 +113,14 @@ def test_small_page_in_headless_chromium(small_page):
     assert len(check.audios) == 6 and all(a["duration"] == pytest.approx(8 * 4 * 60 / 100, abs=0.01) for a in check.audios)
     assert len(check.images) == 6 and all(i["width"] == 128 * PIXELS for i in check.images)
     assert check.grids["symbolic"] == {"rows": 2, "columns": 3} and check.midi == 6
+
+
+def test_symbolic_to_audio_picks_loops_with_drums_loopnet_plays():
+    from loopgen.report.loopnet import with_drums
+
+    rolls = np.zeros((4, *ROLL_SHAPE), bool)
+    rolls[0, 5, 6] = True  # a crash only: LoopNet has no crash channel
+    rolls[1, 7, 2] = True  # a closed hi-hat
+    rolls[2, 9, N_DRUM + 3] = True  # bass only
+    rolls[3, 0, 4] = True  # an open hi-hat
+    assert with_drums(pack_rolls(rolls)).tolist() == [1, 3]

@@ -91,9 +91,18 @@ def transfer_grid(results: Path, out: Path, variant: str, n: int, device: str) -
     return html.grid("transfer", ["rhythm loop", "timbre loop", f"result ({variant})"], rows)
 
 
+def with_drums(packed: np.ndarray) -> np.ndarray:
+    """Indices of the loops with a drum hit LoopNet can play (kick, snare or a hi-hat)."""
+    from loopgen.loopnet import MIDI_DRUM_CHANNEL
+    from loopgen.roll import unpack_rolls
+
+    return np.flatnonzero(unpack_rolls(packed)[:, :, sorted(MIDI_DRUM_CHANNEL)].any(axis=(1, 2)))
+
+
 def symbolic_to_audio(results: Path, out: Path, variant: str, n: int, device: str) -> str:
-    """The first n loops of the paper's model through FluidSynth and through LoopNet's MIDI control
-    (drums only: kick, snare, hi-hats), with the timbre of a test segment, both 8 bars at 130 BPM."""
+    """The first n loops with drums of the paper's model (its first set) through FluidSynth and
+    through LoopNet's MIDI control (kick, snare, hi-hats), with the timbre of a test segment, both
+    8 bars at 130 BPM."""
     from loopgen.evaluation.symbolic import read_sample_set
     from loopgen.loopnet import SAMPLE_RATE, TARGET_BPM, LoopNet, load_segments, rhythm_from_midi
     from loopgen.report.symbolic import sample_sets
@@ -105,27 +114,28 @@ def symbolic_to_audio(results: Path, out: Path, variant: str, n: int, device: st
         return html.note("No generated symbolic loops or no test segments.")
     column = generated[0]
     packed, scores = read_sample_set(column.path)
-    paths = write_listening_files(sample_table(packed[:n], scores[:n], f"midi2audio-{column.name}"), out / "audio",
-                                  n, TARGET_BPM)
+    chosen = with_drums(packed)[:n]
+    paths = write_listening_files(sample_table(packed[chosen], scores[chosen], f"midi2audio-{column.name}"),
+                                  out / "audio", len(chosen), TARGET_BPM)
     model = LoopNet.load(results / "models" / f"loopnet-{variant}", device)
     rows = []
-    for k, midi_path in enumerate(paths):
+    for k, (index, midi_path) in enumerate(zip(chosen, paths)):
         timbre = k % len(test)
-        try:
-            frames = rhythm_from_midi(midi_path, float(test.frames[timbre, 3].max()))
-        except ValueError:  # no kick, snare or hi-hat in this loop: nothing for LoopNet to play
-            midi_path.unlink(), midi_path.with_suffix(".wav").unlink(missing_ok=True)
-            continue
+        frames = rhythm_from_midi(midi_path, float(test.frames[timbre, 3].max()))
         bars = model.synthesize(frames, model.scaler.scale(np.repeat(test.global_raw[[timbre]], len(frames), 0)))
         audio = np.zeros(8 * bars.shape[1], np.float32)  # 8 bars, even when the last bars have no hits
         audio[: bars.size] = bars.reshape(-1)[: len(audio)]
         stem = midi_path.stem
-        rows.append((f"{column.label} {k + 1}", [
-            html.cell(f"s2a-{stem}-fluidsynth", write_pianoroll(packed[k], out / "img" / f"{stem}.png").relative_to(out).as_posix(), f"audio/{stem}.wav", "loop130", "FluidSynth (GM)",
-                      f"audio/{stem}.mid", data_model=column.model, data_mode=column.mode, data_sample=k),
-            _audio_cell(out, f"{stem}-loopnet", audio, SAMPLE_RATE, "loop130", f"LoopNet {variant}, timbre of "
-                        f"{test.segment_id[timbre]}", data_model=column.model, data_mode=column.mode, data_sample=k),
+        data = dict(data_model=column.model, data_mode=column.mode, data_sample=int(index))
+        roll_image = write_pianoroll(packed[index], out / "img" / f"{stem}.png").relative_to(out).as_posix()
+        rows.append((f"{column.label}, loop {index + 1}", [
+            html.cell(f"s2a-{stem}-fluidsynth", roll_image, f"audio/{stem}.wav", "loop130", "FluidSynth (GM)",
+                      f"audio/{stem}.mid", **data),
+            _audio_cell(out, f"{stem}-loopnet", audio, SAMPLE_RATE, "loop130",
+                        f"LoopNet {variant}, timbre of {test.segment_id[timbre]}", **data),
         ]))
+    if not rows:
+        return html.note(f"None of the loops of {column.label} has a kick, snare or hi-hat for LoopNet to play.")
     return html.grid("symbolic-to-audio", ["FluidSynth render", "LoopNet (MIDI control)"], rows)
 
 
