@@ -115,8 +115,9 @@ class Generated:
     tries: int  # loops drawn for this one, itself included
 
 
-def generate(sampler, mode, score, n: int, seed: int, max_loop_score: float | None, max_tries: int,
-             progress=None) -> tuple[list[Generated], int]:
+def generate(
+    sampler, mode, score, n: int, seed: int, max_loop_score: float | None, max_tries: int, progress=None
+) -> tuple[list[Generated], int]:
     """Up to n loops below max_loop_score (None keeps all), drawing at most max_tries loops in all.
 
     Loop i is drawn from seed + i: loopgen.symbolic.rejection_sample asked for one loop at a time,
@@ -211,8 +212,20 @@ class LoopNetRenderer:
         sf.write(str(wav_path), audio, loopnet.SAMPLE_RATE, subtype="PCM_16")
 
 
-CSV_COLUMNS = ["file", "model", "mode", "temperature", "top_k", "top_p", "seed", "loop_score", "max_loop_score",
-               "tries", "bpm", "audio"]
+CSV_COLUMNS = [
+    "file",
+    "model",
+    "mode",
+    "temperature",
+    "top_k",
+    "top_p",
+    "seed",
+    "loop_score",
+    "max_loop_score",
+    "tries",
+    "bpm",
+    "audio",
+]
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -223,24 +236,40 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def add_generate_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="results/models", help="the workflow's trained models (default results/models)")
-    parser.add_argument("--model", default="vqvae_lstm", help=f"generator by name: {', '.join(GENERATORS)} (default vqvae_lstm)")
+    parser.add_argument(
+        "--models", default="results/models", help="the workflow's trained models (default results/models)"
+    )
+    parser.add_argument(
+        "--model", default="vqvae_lstm", help=f"generator by name: {', '.join(GENERATORS)} (default vqvae_lstm)"
+    )
     parser.add_argument("--n", type=int, default=10, help="loops to write (default 10)")
     parser.add_argument("--mode", default="top_k", help=f"sampling mode: {', '.join(MODES)} (default top_k)")
     parser.add_argument("--temperature", type=float, default=0.7, help="softmax temperature (default 0.7)")
     parser.add_argument("--top-k", type=int, default=None, help="k of --mode top_k (default 30)")
     parser.add_argument("--top-p", type=float, default=None, help="p of --mode top_p (default 0.08)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first loop; loop i uses seed + i (default 0)")
-    parser.add_argument("--max-loop-score", type=float, default=None,
-                        help="keep only loops the detector scores below this (default: keep all)")
+    parser.add_argument(
+        "--max-loop-score",
+        type=float,
+        default=None,
+        help="keep only loops the detector scores below this (default: keep all)",
+    )
     parser.add_argument("--max-tries", type=int, default=None, help="loops drawn at most, in all (default 1000 x --n)")
     parser.add_argument("--batch-size", type=int, default=64, help="loops drawn per try batch (default 64)")
     parser.add_argument("--bpm", type=float, default=120.0, help="tempo of the MIDI files (default 120)")
-    parser.add_argument("--audio", choices=["fluidsynth", "loopnet", "none"], default="fluidsynth",
-                        help="WAV renders: FluidSynth (GM SoundFont), the drums through LoopNet, or none")
-    parser.add_argument("--loopnet-model", help="with --audio loopnet: a variant's folder, e.g. results/models/loopnet-MULTI")
+    parser.add_argument(
+        "--audio",
+        choices=["fluidsynth", "loopnet", "none"],
+        default="fluidsynth",
+        help="WAV renders: FluidSynth (GM SoundFont), the drums through LoopNet, or none",
+    )
+    parser.add_argument(
+        "--loopnet-model", help="with --audio loopnet: a variant's folder, e.g. results/models/loopnet-MULTI"
+    )
     parser.add_argument("--timbre", metavar="WAV", help="with --audio loopnet: the audio loop whose timbre to use")
-    parser.add_argument("--timbre-bpm", type=float, default=LOOPNET_BPM, help="tempo of the --timbre loop (default 130)")
+    parser.add_argument(
+        "--timbre-bpm", type=float, default=LOOPNET_BPM, help="tempo of the --timbre loop (default 130)"
+    )
     parser.add_argument("--griffin-lim-iters", type=int, default=100, help="LoopNet STFT variant only (default 100)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("-o", "--out", required=True, help="output folder")
@@ -287,14 +316,25 @@ def run_generate(args: argparse.Namespace) -> int:
     scorer = detector.load_detector(models / DETECTOR_DIR, device)
     max_tries = args.max_tries or 1000 * args.n
     with quiet("loopgen.symbolic"), tqdm(total=args.n, desc="loops", unit="loop", disable=None) as bar:
-        kept, tries = generate(sampler, mode, lambda packed: detector.loop_scores(scorer, packed), args.n,
-                               args.seed, args.max_loop_score, max_tries, bar)
+        kept, tries = generate(
+            sampler,
+            mode,
+            lambda packed: detector.loop_scores(scorer, packed),
+            args.n,
+            args.seed,
+            args.max_loop_score,
+            max_tries,
+            bar,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # A model with its own sampling scheme (a baseline) ignores --mode: the CSV says what it did.
     mode_name = getattr(sampler, "mode_name", None) or args.mode
-    mode_columns = ({"temperature": mode.temperature, "top_k": mode.top_k, "top_p": mode.top_p}
-                    if mode_name == args.mode else {"temperature": None, "top_k": None, "top_p": None})
+    mode_columns = (
+        {"temperature": mode.temperature, "top_k": mode.top_k, "top_p": mode.top_p}
+        if mode_name == args.mode
+        else {"temperature": None, "top_k": None, "top_p": None}
+    )
     renderer = None
     if args.audio == "loopnet" and kept:
         renderer = LoopNetRenderer(args.loopnet_model, args.timbre, args.timbre_bpm, device, args.griffin_lim_iters)
@@ -311,18 +351,35 @@ def run_generate(args: argparse.Namespace) -> int:
             except ValueError:  # no kick, snare or hi-hat: no WAV, said in the CSV and at the end
                 audio = "none (no kick, snare or hi-hat for LoopNet)"
                 silent.append(midi_path.name)
-        rows.append({"file": midi_path.name, "model": args.model, "mode": mode_name, **mode_columns,
-                     "seed": loop.seed, "loop_score": f"{loop.loop_score:.6g}",
-                     "max_loop_score": args.max_loop_score, "tries": loop.tries, "bpm": args.bpm, "audio": audio})
+        rows.append(
+            {
+                "file": midi_path.name,
+                "model": args.model,
+                "mode": mode_name,
+                **mode_columns,
+                "seed": loop.seed,
+                "loop_score": f"{loop.loop_score:.6g}",
+                "max_loop_score": args.max_loop_score,
+                "tries": loop.tries,
+                "bpm": args.bpm,
+                "audio": audio,
+            }
+        )
     write_csv(rows, out / "generated.csv")
     limit = "" if args.max_loop_score is None else f" below loop score {args.max_loop_score:g}"
     if silent:
-        print(f"no LoopNet WAV for {len(silent)} loop(s) without kick, snare or hi-hat: {', '.join(silent)}",
-              file=sys.stderr)
+        print(
+            f"no LoopNet WAV for {len(silent)} loop(s) without kick, snare or hi-hat: {', '.join(silent)}",
+            file=sys.stderr,
+        )
     if len(kept) < args.n:
         written = f"those are in {out}" if kept else "nothing written"
-        raise GenerateError(f"kept only {len(kept)} of {args.n} loops{limit} after {tries} tries (--max-tries "
-                            f"{max_tries}); {written}. Raise --max-loop-score or --max-tries")
-    print(f"{out}: {len(kept)} loops{limit} from {args.model} ({mode_name}) in {tries} tries, "
-          f"MIDI at {args.bpm:g} BPM{'' if args.audio == 'none' else ' + WAV (' + args.audio + ')'}; see generated.csv")
+        raise GenerateError(
+            f"kept only {len(kept)} of {args.n} loops{limit} after {tries} tries (--max-tries "
+            f"{max_tries}); {written}. Raise --max-loop-score or --max-tries"
+        )
+    print(
+        f"{out}: {len(kept)} loops{limit} from {args.model} ({mode_name}) in {tries} tries, "
+        f"MIDI at {args.bpm:g} BPM{'' if args.audio == 'none' else ' + WAV (' + args.audio + ')'}; see generated.csv"
+    )
     return 0

@@ -62,8 +62,23 @@ def median_score(models, n=64):
 
 def test_writes_loopable_midi_and_wav_at_the_tempo_below_the_limit(models, tmp_path, capsys):
     limit = median_score(models)
-    code, out, err = run(capsys, "--models", models, "--n", 3, "--mode", "top_k", "--max-loop-score", limit,
-                         "--bpm", 124, "--seed", 5, "-o", tmp_path)
+    code, out, err = run(
+        capsys,
+        "--models",
+        models,
+        "--n",
+        3,
+        "--mode",
+        "top_k",
+        "--max-loop-score",
+        limit,
+        "--bpm",
+        124,
+        "--seed",
+        5,
+        "-o",
+        tmp_path,
+    )
     assert code == 0, err
     assert "3 loops" in out
     rows = read_csv(tmp_path / "generated.csv")
@@ -94,15 +109,31 @@ def test_a_loops_seed_draws_it_again(models, tmp_path, capsys):
     assert run(capsys, *options, "--n", 3, "--seed", 10, "-o", tmp_path / "three")[0] == 0
     assert run(capsys, *options, "--n", 1, "--seed", 12, "-o", tmp_path / "one")[0] == 0
     assert (tmp_path / "three" / "loop-002.mid").read_bytes() == (tmp_path / "one" / "loop-000.mid").read_bytes()
-    assert read_csv(tmp_path / "three" / "generated.csv")[2]["tries"] == read_csv(tmp_path / "one" / "generated.csv")[0]["tries"]
+    assert (
+        read_csv(tmp_path / "three" / "generated.csv")[2]["tries"]
+        == read_csv(tmp_path / "one" / "generated.csv")[0]["tries"]
+    )
 
 
 def test_impossible_limit_stops_after_max_tries_and_says_how_many_it_kept(models, tmp_path, capsys):
     import logging
 
     level = logging.getLogger("loopgen.symbolic").level
-    code, _out, err = run(capsys, "--models", models, "--n", 4, "--max-loop-score", 1e-12, "--max-tries", 40,
-                          "--audio", "none", "-o", tmp_path)
+    code, _out, err = run(
+        capsys,
+        "--models",
+        models,
+        "--n",
+        4,
+        "--max-loop-score",
+        1e-12,
+        "--max-tries",
+        40,
+        "--audio",
+        "none",
+        "-o",
+        tmp_path,
+    )
     assert code == 2
     assert err.count("\n") == 1 and "kept only 0 of 4 loops" in err and "after 40 tries" in err
     assert read_csv(tmp_path / "generated.csv") == []
@@ -136,8 +167,9 @@ def test_a_baseline_plugs_in_by_name_and_its_roll_reaches_the_midi_file(models, 
     from loopgen.midi import MidiParams, extract_phrases
 
     monkeypatch.setitem(generate.GENERATORS, "constant", f"{__name__}:load_constant")
-    code, _out, err = run(capsys, "--models", models, "--model", "constant", "--n", 2, "--bpm", 90,
-                          "--audio", "none", "-o", tmp_path)
+    code, _out, err = run(
+        capsys, "--models", models, "--model", "constant", "--n", 2, "--bpm", 90, "--audio", "none", "-o", tmp_path
+    )
     assert code == 0, err
     path = tmp_path / "loop-001.mid"
     assert mido.MidiFile(str(path)).length == pytest.approx(eight_bars_s(90), abs=1e-4)
@@ -146,18 +178,21 @@ def test_a_baseline_plugs_in_by_name_and_its_roll_reaches_the_midi_file(models, 
     assert {r["model"] for r in read_csv(tmp_path / "generated.csv")} == {"constant"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--models", "{empty}"), "no loop detector at"),
-    (("--model", "nope"), "unknown model 'nope'; known: vqvae_lstm"),
-    (("--mode", "beam"), "unknown mode 'beam'"),
-    (("--mode", "top_p", "--top-k", "5"), "--top-k goes with --mode top_k"),
-    (("--max-loop-score", "0"), "--max-loop-score must be > 0"),
-    (("--n", "0"), "--n must be >= 1"),
-    (("--n", "5", "--max-tries", "3"), "--max-tries (3) must be at least --n (5)"),
-    (("--audio", "loopnet"), "--audio loopnet needs --loopnet-model DIR and --timbre WAV"),
-    (("--timbre", "x.wav"), "--loopnet-model and --timbre go with --audio loopnet"),
-    (("--audio", "loopnet", "--loopnet-model", "{empty}", "--timbre", "x.wav"), "model.pt does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--models", "{empty}"), "no loop detector at"),
+        (("--model", "nope"), "unknown model 'nope'; known: vqvae_lstm"),
+        (("--mode", "beam"), "unknown mode 'beam'"),
+        (("--mode", "top_p", "--top-k", "5"), "--top-k goes with --mode top_k"),
+        (("--max-loop-score", "0"), "--max-loop-score must be > 0"),
+        (("--n", "0"), "--n must be >= 1"),
+        (("--n", "5", "--max-tries", "3"), "--max-tries (3) must be at least --n (5)"),
+        (("--audio", "loopnet"), "--audio loopnet needs --loopnet-model DIR and --timbre WAV"),
+        (("--timbre", "x.wav"), "--loopnet-model and --timbre go with --audio loopnet"),
+        (("--audio", "loopnet", "--loopnet-model", "{empty}", "--timbre", "x.wav"), "model.pt does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_problem(models, tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
     args = [a.format(empty=tmp_path / "empty") for a in args]
@@ -200,8 +235,22 @@ def test_loopnet_audio_plays_the_drums_for_8_bars_at_130_bpm(models, tiny_loopne
     monkeypatch.setitem(generate.GENERATORS, "constant", f"{__name__}:load_constant")
     monkeypatch.setitem(generate.GENERATORS, "empty", f"{__name__}:load_empty")
     write_wav(tmp_path / "timbre.wav", drum_loop(["k.h.s.h.k.h.s.h."], 130.0, 16000), 16000)
-    options = ("--models", models, "--n", 1, "--bpm", 100, "--audio", "loopnet", "--loopnet-model", tiny_loopnet,
-               "--timbre", tmp_path / "timbre.wav", "--device", "cpu")
+    options = (
+        "--models",
+        models,
+        "--n",
+        1,
+        "--bpm",
+        100,
+        "--audio",
+        "loopnet",
+        "--loopnet-model",
+        tiny_loopnet,
+        "--timbre",
+        tmp_path / "timbre.wav",
+        "--device",
+        "cpu",
+    )
     code, _out, err = run(capsys, *options, "--model", "constant", "-o", tmp_path / "drums")
     assert code == 0, err
     audio, rate = soundfile.read(tmp_path / "drums" / "loop-000.wav")
@@ -232,14 +281,33 @@ def test_a_trained_baseline_is_drawn_through_loopgen_baselines(models, tmp_path,
     folder = tmp_path / "models"
     folder.mkdir()
     (folder / "loop_detector").symlink_to(models / "loop_detector")
-    code, _out, err = run(capsys, "--models", folder, "--model", "cnn_vae", "--n", 1, "--audio", "none", "-o", tmp_path / "a")
+    code, _out, err = run(
+        capsys, "--models", folder, "--model", "cnn_vae", "--n", 1, "--audio", "none", "-o", tmp_path / "a"
+    )
     assert code == 2 and "no trained model at" in err and "cnn_vae/model.pt" in err
     (folder / "cnn_vae").mkdir()
     (folder / "cnn_vae" / "model.pt").write_bytes(b"")
-    code, out, err = run(capsys, "--models", folder, "--model", "cnn_vae", "--n", 2, "--seed", 3, "--batch-size", 8,
-                         "--audio", "none", "-o", tmp_path / "b")
+    code, out, err = run(
+        capsys,
+        "--models",
+        folder,
+        "--model",
+        "cnn_vae",
+        "--n",
+        2,
+        "--seed",
+        3,
+        "--batch-size",
+        8,
+        "--audio",
+        "none",
+        "-o",
+        tmp_path / "b",
+    )
     assert code == 0, err
     assert made == [("cnn_vae", "cnn_vae", 3, 8)]
     rows = read_csv(tmp_path / "b" / "generated.csv")
-    assert [(r["model"], r["mode"], r["temperature"], r["top_k"]) for r in rows] == [("cnn_vae", "threshold", "", "")] * 2
+    assert [(r["model"], r["mode"], r["temperature"], r["top_k"]) for r in rows] == [
+        ("cnn_vae", "threshold", "", "")
+    ] * 2
     assert "from cnn_vae (threshold)" in out

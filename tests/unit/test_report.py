@@ -52,8 +52,10 @@ def tags_of(text):
 
 
 def test_markdown_table_keeps_the_papers_rows_and_escapes_text(tmp_path):
-    (tmp_path / "t.md").write_text("# Table 9. <Numbers>\n\nEmbedding: **VGGish**.\n\n| set | LS |\n| --- | ---: |\n"
-                                   "| ours | 0.5 |\n| paper: VQ-VAE | 0.2 |\n")
+    (tmp_path / "t.md").write_text(
+        "# Table 9. <Numbers>\n\nEmbedding: **VGGish**.\n\n| set | LS |\n| --- | ---: |\n"
+        "| ours | 0.5 |\n| paper: VQ-VAE | 0.2 |\n"
+    )
     text = html.markdown(tmp_path / "t.md", "table9", tmp_path)
     assert "&lt;Numbers&gt;" in text and "<b>VGGish</b>" in text
     tables = [a for tag, a in tags_of(text) if tag == "table"]
@@ -62,8 +64,14 @@ def test_markdown_table_keeps_the_papers_rows_and_escapes_text(tmp_path):
 
 
 def write_samples(path, rolls, prefix):
-    write_table([{"sample_id": f"{prefix}-{i}", "roll": r.tobytes(), "loop_score": 0.01 * i}
-                 for i, r in enumerate(pack_rolls(rolls))], path, SAMPLE_SCHEMA)
+    write_table(
+        [
+            {"sample_id": f"{prefix}-{i}", "roll": r.tobytes(), "loop_score": 0.01 * i}
+            for i, r in enumerate(pack_rolls(rolls))
+        ],
+        path,
+        SAMPLE_SCHEMA,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +80,20 @@ def small_page(tmp_path_factory):
     results = tmp_path_factory.mktemp("run") / "results"
     rng = np.random.default_rng(0)
     rolls = lambda n: rng.random((n, *ROLL_SHAPE)) < 0.05
-    loops = [{"phrase_id": f"f:{i}", "file_id": "f", "start_bar": i, "tempo_bpm": 120.0, "roll": r.tobytes(),
-              "corr": [1.0] * 28, "n_drum_cells": 10, "n_bass_steps": 10, "loop_score": 0.001}
-             for i, r in enumerate(pack_rolls(rolls(5)))]
+    loops = [
+        {
+            "phrase_id": f"f:{i}",
+            "file_id": "f",
+            "start_bar": i,
+            "tempo_bpm": 120.0,
+            "roll": r.tobytes(),
+            "corr": [1.0] * 28,
+            "n_drum_cells": 10,
+            "n_bass_steps": 10,
+            "loop_score": 0.001,
+        }
+        for i, r in enumerate(pack_rolls(rolls(5)))
+    ]
     write_table(loops, results / "loops" / "shard-0.parquet", LOOP_SCHEMA)
     write_samples(results / "samples" / "vqvae_lstm" / "top_k.parquet", rolls(3), "top_k")
     write_samples(results / "samples" / "musegan" / "samples.parquet", rolls(3), "musegan")
@@ -99,7 +118,9 @@ def test_every_generated_set_is_a_column_with_a_cell_per_sample(small_page):
     sections = [a["id"] for tag, a in tags if tag == "section"]
     assert sections == ["data", "symbolic", "loopnet"]
     tables = [a["id"] for tag, a in tags if tag == "table"]
-    assert len(tables) == len(set(tables)) and {"table-vqvae_lstm-acceptance", "table-musegan-acceptance"} <= set(tables)
+    assert len(tables) == len(set(tables)) and {"table-vqvae_lstm-acceptance", "table-musegan-acceptance"} <= set(
+        tables
+    )
 
 
 def test_small_page_in_headless_chromium(small_page):
@@ -110,7 +131,9 @@ def test_small_page_in_headless_chromium(small_page):
         pytest.skip(f"no browser check: {reason}")
     check = browser.check_page(small_page)
     assert check.problems == []
-    assert len(check.audios) == 6 and all(a["duration"] == pytest.approx(8 * 4 * 60 / 100, abs=0.01) for a in check.audios)
+    assert len(check.audios) == 6 and all(
+        a["duration"] == pytest.approx(8 * 4 * 60 / 100, abs=0.01) for a in check.audios
+    )
     assert len(check.images) == 6 and all(i["width"] == 128 * PIXELS for i in check.images)
     assert check.grids["symbolic"] == {"rows": 2, "columns": 3} and check.midi == 6
 

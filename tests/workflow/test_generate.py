@@ -17,7 +17,11 @@ from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
-MODELS = ["results/models/vqvae/model.pt", "results/models/lstm_prior/model.pt", "results/models/loop_detector/model.pt"]
+MODELS = [
+    "results/models/vqvae/model.pt",
+    "results/models/lstm_prior/model.pt",
+    "results/models/loop_detector/model.pt",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +31,30 @@ def trained(tiny_workdir):
 
 
 def loopgen(workdir, *args):
-    return subprocess.run([sys.executable, "-m", "loopgen.cli", "generate", *map(str, args)], cwd=workdir,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "loopgen.cli", "generate", *map(str, args)], cwd=workdir, capture_output=True, text=True
+    )
 
 
 def test_generates_8_bar_loops_at_the_tempo_under_the_limit(trained, tmp_path):
     # A limit that the workflow's own top-k samples show about half the loops meet.
     _packed, scores = read_sample_set(trained / "results/samples/vqvae_lstm/top_k.parquet")
     limit = float(np.quantile(scores, 0.75))
-    result = loopgen(trained, "--models", "results/models", "--n", 4, "--mode", "top_k", "--max-loop-score", limit,
-                     "--bpm", 124, "-o", tmp_path)
+    result = loopgen(
+        trained,
+        "--models",
+        "results/models",
+        "--n",
+        4,
+        "--mode",
+        "top_k",
+        "--max-loop-score",
+        limit,
+        "--bpm",
+        124,
+        "-o",
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "generated.csv") as f:
         rows = list(csv.DictReader(f))

@@ -49,8 +49,10 @@ def expected(workdir: Path) -> dict:
     report = config.get("report", {})
     results = workdir / "results"
     generated = [p for p in (results / "samples").glob("*/*.parquet")]
-    segments = pd.concat(pd.read_parquet(p, columns=["segment_id", "split"])
-                         for p in (results / "audio/segments").glob("shard-*.parquet"))
+    segments = pd.concat(
+        pd.read_parquet(p, columns=["segment_id", "split"])
+        for p in (results / "audio/segments").glob("shard-*.parquet")
+    )
     n_test = int((segments["split"] == "test").sum())
     loopnet_sets = 1 + len(list((results / "loopnet/test").glob("*.parquet")))  # + the real loops
     return {
@@ -63,8 +65,12 @@ def expected(workdir: Path) -> dict:
 def test_folder_is_self_contained_and_every_reference_exists(built):
     folder = built / "results/report"
     tags = parse(folder)
-    references = [a.get("src") or a.get("href") for tag in ("img", "audio", "a", "link", "script")
-                  for a in tags.get(tag, []) if a.get("src") or a.get("href")]
+    references = [
+        a.get("src") or a.get("href")
+        for tag in ("img", "audio", "a", "link", "script")
+        for a in tags.get(tag, [])
+        if a.get("src") or a.get("href")
+    ]
     assert references
     for ref in references:
         if ref.startswith("#") or ref.startswith("data:"):
@@ -123,7 +129,13 @@ def test_snakemake_report_embeds_the_page_and_the_figures(built):
         report_html = archive.read("report/report.html").decode("utf-8", "replace")
     assert any(n.endswith("/index.html") for n in names)  # the listening page, whole (htmlindex)
     assert sum(n.endswith(".wav") for n in names) == len(list((built / "results/report/audio").glob("*.wav")))
-    for figure in ("figure2.png", "roc.png", "figure4_rejection_sweep.png", "table1_fad.csv", "example_spectrograms.png"):
+    for figure in (
+        "figure2.png",
+        "roc.png",
+        "figure4_rejection_sweep.png",
+        "table1_fad.csv",
+        "example_spectrograms.png",
+    ):
         assert any(n.endswith("/" + figure) for n in names), figure
     for category in ("Data", "Symbolic generation", "LoopNet", "Listening"):
         assert category in report_html

@@ -12,8 +12,12 @@ from loopgen.report.page import PageSettings, build_page
 
 out = Path(snakemake.output.folder)
 index = build_page(snakemake.params.results, out, PageSettings(**snakemake.params.settings))
-log.info("%s written (%d images, %d sounds)", index, len(list((out / "img").iterdir())),
-         len(list((out / "audio").glob("*.wav"))))
+log.info(
+    "%s written (%d images, %d sounds)",
+    index,
+    len(list((out / "img").iterdir())),
+    len(list((out / "audio").glob("*.wav"))),
+)
 
 if not snakemake.params.screenshot:
     log.info("screenshot: off (report.screenshot)")
@@ -22,10 +26,15 @@ elif reason := browser.unavailable():
 else:
     try:
         check = browser.check_page(out, out / "screenshot.png")
-    except Exception as error:  # the page is complete without its screenshot: say why, don't fail the run
+    except Exception as error:  # noqa: BLE001 - the page is complete without its screenshot: say why, do not fail the run
         log.warning("screenshot failed: %s: %s", type(error).__name__, str(error).splitlines()[0])
     else:
-        log.info("checked in headless Chromium: %d images, %d players, %d tables; screenshot %s",
-                 len(check.images), len(check.audios), len(check.tables), out / "screenshot.png")
+        log.info(
+            "checked in headless Chromium: %d images, %d players, %d tables; screenshot %s",
+            len(check.images),
+            len(check.audios),
+            len(check.tables),
+            out / "screenshot.png",
+        )
         for problem in check.problems:
             log.warning("page problem: %s", problem)

@@ -19,9 +19,16 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 METADATA_TIMEOUT_MS = 20000
 
 # In the page: wait until every <audio> has its metadata (or failed), then describe images and players.
@@ -63,10 +70,16 @@ class PageCheck:
     @property
     def problems(self) -> list[str]:
         """Everything a user would notice as broken, one line each."""
-        return [*(f"console: {e}" for e in self.console_errors), *(f"request: {r}" for r in self.failed_requests),
-                *(f"image does not decode: {i['src']}" for i in self.images if not i["width"]),
-                *(f"audio has no metadata: {a['src']} (error {a['error']})" for a in self.audios
-                  if a["error"] is not None or not a["duration"] or a["duration"] != a["duration"])]
+        return [
+            *(f"console: {e}" for e in self.console_errors),
+            *(f"request: {r}" for r in self.failed_requests),
+            *(f"image does not decode: {i['src']}" for i in self.images if not i["width"]),
+            *(
+                f"audio has no metadata: {a['src']} (error {a['error']})"
+                for a in self.audios
+                if a["error"] is not None or not a["duration"] or a["duration"] != a["duration"]
+            ),
+        ]
 
 
 def find_chromium() -> str | None:
@@ -120,8 +133,9 @@ def _real_failure(request) -> bool:
     return not (request.resource_type == "media" and "ERR_ABORTED" in (request.failure or ""))
 
 
-def check_page(folder, screenshot=None, width: int = 1400, page_name: str = "index.html",
-               over_http: bool = True) -> PageCheck:
+def check_page(
+    folder, screenshot=None, width: int = 1400, page_name: str = "index.html", over_http: bool = True
+) -> PageCheck:
     """Open folder/page_name in headless Chromium, over local HTTP or (over_http=False) from file://;
     optionally save a full-page screenshot."""
     from playwright.sync_api import sync_playwright
@@ -137,8 +151,13 @@ def check_page(folder, screenshot=None, width: int = 1400, page_name: str = "ind
             page.on("console", lambda m: m.type == "error" and check.console_errors.append(m.text))
             page.on("pageerror", lambda e: check.console_errors.append(str(e)))
             page.on("response", lambda r: r.status >= 400 and check.failed_requests.append(f"{r.status} {r.url}"))
-            page.on("requestfailed", lambda r: _real_failure(r) and check.failed_requests.append(f"failed {r.url}: {r.failure}"))
-            page.goto(url + page_name if over_http else (Path(folder) / page_name).resolve().as_uri(), wait_until="load")
+            page.on(
+                "requestfailed",
+                lambda r: _real_failure(r) and check.failed_requests.append(f"failed {r.url}: {r.failure}"),
+            )
+            page.goto(
+                url + page_name if over_http else (Path(folder) / page_name).resolve().as_uri(), wait_until="load"
+            )
             found = page.evaluate(_INSPECT, METADATA_TIMEOUT_MS)
             for key, value in found.items():
                 setattr(check, key, value)

@@ -38,18 +38,32 @@ def stage_rows(results: Path) -> tuple[list[dict], list[dict]]:
         if loop_summary.is_file():
             table = pd.read_csv(loop_summary, dtype={"shard": str})
             loops = int(table.loc[table["shard"] == "total", "loops"].sum())
-        summary.append({"stage": "MIDI (Lakh)", "files in": len(files), "accepted": int(accepted.sum()),
-                        "rejected": int((~accepted).sum()), "phrases / segments": int(files["n_phrases"].sum()),
-                        "loops": loops})
+        summary.append(
+            {
+                "stage": "MIDI (Lakh)",
+                "files in": len(files),
+                "accepted": int(accepted.sum()),
+                "rejected": int((~accepted).sum()),
+                "phrases / segments": int(files["n_phrases"].sum()),
+                "loops": loops,
+            }
+        )
         reasons += _reasons("MIDI", files[~accepted]["reason"])
     audio_loops = results / "audio" / "loops.parquet"
     if audio_loops.is_file():
         files = pd.read_parquet(audio_loops, columns=["status", "reason", "n_segments", "split"])
         accepted = files["status"] == "accepted"
         splits = files[accepted]["split"].value_counts().to_dict()
-        summary.append({"stage": "Audio (Looperman)", "files in": len(files), "accepted": int(accepted.sum()),
-                        "rejected": int((~accepted).sum()), "phrases / segments": int(files["n_segments"].sum()),
-                        "loops": ", ".join(f"{n} {split}" for split, n in sorted(splits.items()))})
+        summary.append(
+            {
+                "stage": "Audio (Looperman)",
+                "files in": len(files),
+                "accepted": int(accepted.sum()),
+                "rejected": int((~accepted).sum()),
+                "phrases / segments": int(files["n_segments"].sum()),
+                "loops": ", ".join(f"{n} {split}" for split, n in sorted(splits.items())),
+            }
+        )
         reasons += _reasons("audio", files[~accepted]["reason"])
     return summary, reasons
 
@@ -61,14 +75,21 @@ def _reasons(stage: str, reasons) -> list[dict]:
 
 def section(results: Path, out: Path) -> str:
     summary, reasons = stage_rows(results)
-    parts = [html.note("What the workflow read and kept. Loops are 8-bar MIDI phrases whose loop score is below "
-                       "the detector's threshold; audio loops are split by loop into train and test.")]
+    parts = [
+        html.note(
+            "What the workflow read and kept. Loops are 8-bar MIDI phrases whose loop score is below "
+            "the detector's threshold; audio loops are split by loop into train and test."
+        )
+    ]
     parts.append(html.table(summary, "data-summary", "Files in, phrases, loops"))
     parts.append(html.table(reasons, "data-rejects", "Rejected files by reason (numbers replaced by N)"))
     metrics = results / "eval" / "detector" / "metrics.csv"
     if metrics.is_file():
         parts.append(html.csv_table(metrics, "detector-metrics", "Loop detector against the labels", results))
-    figures = [html.plot(copy_figure(results / name, out), Path(name).stem, caption)
-               for name, caption in DETECTOR_FIGURES.items() if (results / name).is_file()]
+    figures = [
+        html.plot(copy_figure(results / name, out), Path(name).stem, caption)
+        for name, caption in DETECTOR_FIGURES.items()
+        if (results / name).is_file()
+    ]
     parts.append(f'<div class="plots">{"".join(figures)}</div>')
     return "\n".join(parts)

@@ -34,18 +34,24 @@ def slug(text: str) -> str:
 
 def attrs(**values) -> str:
     """' key="value"' for each value not None; data_x becomes data-x."""
-    return "".join(f' {key.replace("_", "-")}="{escape(str(value))}"' for key, value in values.items() if value is not None)
+    return "".join(
+        f' {key.replace("_", "-")}="{escape(str(value))}"' for key, value in values.items() if value is not None
+    )
 
 
 def page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
     """The whole document: (id, heading, body html) per section, with a table of contents."""
     nav = " ".join(f'<a href="#{sid}">{escape(heading)}</a>' for sid, heading, _ in sections)
-    body = "\n".join(f'<section id="{sid}" data-section="{sid}">\n<h2>{escape(heading)}</h2>\n{html}\n</section>'
-                     for sid, heading, html in sections)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
-            f'<link rel="icon" href="data:,">\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n'
-            f'<p class="note">{subtitle}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n')
+    body = "\n".join(
+        f'<section id="{sid}" data-section="{sid}">\n<h2>{escape(heading)}</h2>\n{html}\n</section>'
+        for sid, heading, html in sections
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
+        f'<link rel="icon" href="data:,">\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n'
+        f'<p class="note">{subtitle}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n'
+    )
 
 
 def table(rows: list[dict], table_id: str, caption: str = "", source: str | None = None) -> str:
@@ -56,8 +62,10 @@ def table(rows: list[dict], table_id: str, caption: str = "", source: str | None
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
     body = "".join("<tr>" + "".join(_td(row.get(c)) for c in columns) + "</tr>\n" for row in rows)
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return (f'<table id="table-{slug(table_id)}"{attrs(data_table=table_id, data_source=source, data_rows=len(rows))}>'
-            f"{cap}<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>")
+    return (
+        f'<table id="table-{slug(table_id)}"{attrs(data_table=table_id, data_source=source, data_rows=len(rows))}>'
+        f"{cap}<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>"
+    )
 
 
 def _td(value) -> str:
@@ -120,15 +128,21 @@ def tables_of(folder: Path, stems_glob: str, root: Path, captions: dict[str, str
     carries the paper's numbers and notes), else its CSV under a caption. Table ids are
     prefix + file stem."""
     stems = sorted({p.stem for ext in ("csv", "md") for p in folder.glob(f"{stems_glob}.{ext}")})
-    return [markdown(folder / f"{stem}.md", prefix + stem, root) if (folder / f"{stem}.md").is_file()
-            else csv_table(folder / f"{stem}.csv", prefix + stem, captions.get(stem, stem), root) for stem in stems]
+    return [
+        markdown(folder / f"{stem}.md", prefix + stem, root)
+        if (folder / f"{stem}.md").is_file()
+        else csv_table(folder / f"{stem}.csv", prefix + stem, captions.get(stem, stem), root)
+        for stem in stems
+    ]
 
 
 def plot(src: str, figure_id: str, caption: str) -> str:
     """A figure (a PNG of the workflow, copied next to the page)."""
-    return (f'<figure class="plot" id="fig-{slug(figure_id)}"{attrs(data_figure=figure_id)}>'
-            f'<img src="{escape(src)}" alt="{escape(caption)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure class="plot" id="fig-{slug(figure_id)}"{attrs(data_figure=figure_id)}>'
+        f'<img src="{escape(src)}" alt="{escape(caption)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def player(src: str, kind: str, **data) -> str:
@@ -136,8 +150,9 @@ def player(src: str, kind: str, **data) -> str:
     return f'<audio controls preload="metadata" src="{escape(src)}"{attrs(data_kind=kind, **data)}></audio>'
 
 
-def cell(cell_id: str, image: str | None, audio: str | None, kind: str, caption: str = "", midi: str | None = None,
-         **data) -> str:
+def cell(
+    cell_id: str, image: str | None, audio: str | None, kind: str, caption: str = "", midi: str | None = None, **data
+) -> str:
     """One grid cell: picture, player, optional MIDI link and caption."""
     parts = []
     if image:
@@ -155,10 +170,13 @@ def cell(cell_id: str, image: str | None, audio: str | None, kind: str, caption:
 def grid(grid_id: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> str:
     """A table of cells: header `columns`, then (row label, cells html) per row."""
     head = "<th></th>" + "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = "".join(f"<tr><th>{escape(label)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n"
-                   for label, cells in rows)
-    return (f'<table class="grid" id="grid-{slug(grid_id)}"{attrs(data_grid=grid_id, data_rows=len(rows), data_columns=len(columns))}>'
-            f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>")
+    body = "".join(
+        f"<tr><th>{escape(label)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n" for label, cells in rows
+    )
+    return (
+        f'<table class="grid" id="grid-{slug(grid_id)}"{attrs(data_grid=grid_id, data_rows=len(rows), data_columns=len(columns))}>'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>"
+    )
 
 
 def note(text: str) -> str:

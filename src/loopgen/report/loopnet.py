@@ -57,10 +57,24 @@ def test_grid(results: Path, out: Path, n_rows: int) -> str:
     ids = [i for i in real.segment_id if all(i in pcms for pcms in sets.values())][:n_rows]
     rows = []
     for k, segment_id in enumerate(ids):
-        rows.append((f"loop {k + 1}", [
-            _audio_cell(out, f"test-{name}-{k}", pcms[segment_id], SAMPLE_RATE, "loopnet", "",
-                        data_set=name, data_segment=segment_id)
-            for name, pcms in sets.items()]))
+        rows.append(
+            (
+                f"loop {k + 1}",
+                [
+                    _audio_cell(
+                        out,
+                        f"test-{name}-{k}",
+                        pcms[segment_id],
+                        SAMPLE_RATE,
+                        "loopnet",
+                        "",
+                        data_set=name,
+                        data_segment=segment_id,
+                    )
+                    for name, pcms in sets.items()
+                ],
+            )
+        )
     return html.grid("loopnet-test", [SET_LABELS.get(name, name) for name in sets], rows)
 
 
@@ -83,11 +97,34 @@ def transfer_grid(results: Path, out: Path, variant: str, n: int, device: str) -
     rows = []
     for k, (i, j) in enumerate(_transfer_pairs(test.loop_id, n)):
         result = model.synthesize(test.frames[[i]], model.scaler.scale(test.global_raw[[j]]))[0]
-        rows.append((f"example {k + 1}", [
-            _audio_cell(out, f"transfer-rhythm-{k}", test.pcm[i], SAMPLE_RATE, "loopnet", test.segment_id[i], data_role="rhythm"),
-            _audio_cell(out, f"transfer-timbre-{k}", test.pcm[j], SAMPLE_RATE, "loopnet", test.segment_id[j], data_role="timbre"),
-            _audio_cell(out, f"transfer-result-{k}", result, SAMPLE_RATE, "loopnet", variant, data_role="result"),
-        ]))
+        rows.append(
+            (
+                f"example {k + 1}",
+                [
+                    _audio_cell(
+                        out,
+                        f"transfer-rhythm-{k}",
+                        test.pcm[i],
+                        SAMPLE_RATE,
+                        "loopnet",
+                        test.segment_id[i],
+                        data_role="rhythm",
+                    ),
+                    _audio_cell(
+                        out,
+                        f"transfer-timbre-{k}",
+                        test.pcm[j],
+                        SAMPLE_RATE,
+                        "loopnet",
+                        test.segment_id[j],
+                        data_role="timbre",
+                    ),
+                    _audio_cell(
+                        out, f"transfer-result-{k}", result, SAMPLE_RATE, "loopnet", variant, data_role="result"
+                    ),
+                ],
+            )
+        )
     return html.grid("transfer", ["rhythm loop", "timbre loop", f"result ({variant})"], rows)
 
 
@@ -115,8 +152,12 @@ def symbolic_to_audio(results: Path, out: Path, variant: str, n: int, device: st
     column = generated[0]
     packed, scores = read_sample_set(column.path)
     chosen = with_drums(packed)[:n]
-    paths = write_listening_files(sample_table(packed[chosen], scores[chosen], f"midi2audio-{column.name}"),
-                                  out / "audio", len(chosen), TARGET_BPM)
+    paths = write_listening_files(
+        sample_table(packed[chosen], scores[chosen], f"midi2audio-{column.name}"),
+        out / "audio",
+        len(chosen),
+        TARGET_BPM,
+    )
     model = LoopNet.load(results / "models" / f"loopnet-{variant}", device)
     rows = []
     for k, (index, midi_path) in enumerate(zip(chosen, paths)):
@@ -128,23 +169,45 @@ def symbolic_to_audio(results: Path, out: Path, variant: str, n: int, device: st
         stem = midi_path.stem
         data = dict(data_model=column.model, data_mode=column.mode, data_sample=int(index))
         roll_image = write_pianoroll(packed[index], out / "img" / f"{stem}.png").relative_to(out).as_posix()
-        rows.append((f"{column.label}, loop {index + 1}", [
-            html.cell(f"s2a-{stem}-fluidsynth", roll_image, f"audio/{stem}.wav", "loop130", "FluidSynth (GM)",
-                      f"audio/{stem}.mid", **data),
-            _audio_cell(out, f"{stem}-loopnet", audio, SAMPLE_RATE, "loop130",
-                        f"LoopNet {variant}, timbre of {test.segment_id[timbre]}", **data),
-        ]))
+        rows.append(
+            (
+                f"{column.label}, loop {index + 1}",
+                [
+                    html.cell(
+                        f"s2a-{stem}-fluidsynth",
+                        roll_image,
+                        f"audio/{stem}.wav",
+                        "loop130",
+                        "FluidSynth (GM)",
+                        f"audio/{stem}.mid",
+                        **data,
+                    ),
+                    _audio_cell(
+                        out,
+                        f"{stem}-loopnet",
+                        audio,
+                        SAMPLE_RATE,
+                        "loop130",
+                        f"LoopNet {variant}, timbre of {test.segment_id[timbre]}",
+                        **data,
+                    ),
+                ],
+            )
+        )
     if not rows:
         return html.note(f"None of the loops of {column.label} has a kick, snare or hi-hat for LoopNet to play.")
     return html.grid("symbolic-to-audio", ["FluidSynth render", "LoopNet (MIDI control)"], rows)
 
 
 def section(results: Path, out: Path, n_rows: int, n_transfer: int, n_symbolic: int, variant: str, device: str) -> str:
-    parts = [html.note("Audio: 1-bar drum loops at 130 BPM, 16 kHz. FAD is computed with the embedding named in "
-                       "its table.")]
+    parts = [
+        html.note("Audio: 1-bar drum loops at 130 BPM, 16 kHz. FAD is computed with the embedding named in its table.")
+    ]
     parts += html.tables_of(results / "eval" / "loopnet", "*", results, TABLE_CAPTIONS)
-    figures = [html.plot(copy_figure(path, out), path.stem, path.stem.replace("_", " "))
-               for path in sorted((results / "eval" / "loopnet").glob("*.png"))]
+    figures = [
+        html.plot(copy_figure(path, out), path.stem, path.stem.replace("_", " "))
+        for path in sorted((results / "eval" / "loopnet").glob("*.png"))
+    ]
     parts.append(f'<div class="plots">{"".join(figures)}</div>')
     if not (results / "loopnet" / "test").is_dir():
         return "\n".join([*parts, html.note("No synthesized test sets yet.")])
@@ -153,8 +216,12 @@ def section(results: Path, out: Path, n_rows: int, n_transfer: int, n_symbolic: 
     if trained:
         variant = variant if variant in trained else trained[0]
         parts += ["<h3>Timbre transfer</h3>", transfer_grid(results, out, variant, n_transfer, device)]
-        parts += ["<h3>Symbolic → audio</h3>",
-                  html.note("Generated symbolic loops: their MIDI rendered with FluidSynth, and their drum track "
-                            f"(kick, snare, hi-hats) driving LoopNet {variant}; both 8 bars at 130 BPM."),
-                  symbolic_to_audio(results, out, variant, n_symbolic, device)]
+        parts += [
+            "<h3>Symbolic → audio</h3>",
+            html.note(
+                "Generated symbolic loops: their MIDI rendered with FluidSynth, and their drum track "
+                f"(kick, snare, hi-hats) driving LoopNet {variant}; both 8 bars at 130 BPM."
+            ),
+            symbolic_to_audio(results, out, variant, n_symbolic, device),
+        ]
     return "\n".join(parts)

@@ -37,14 +37,29 @@ def build_page(results, out, settings: PageSettings) -> Path:
     (out / "audio").mkdir()
     sections = [
         ("data", "Data", data.section(results, out)),
-        ("symbolic", "Symbolic generation (VQ-VAE + LSTM and baselines)",
-         symbolic.section(results, out, settings.symbolic_rows, settings.tempo_bpm, settings.seed)),
-        ("loopnet", "LoopNet (audio)", loopnet.section(results, out, settings.loopnet_rows, settings.transfer_examples,
-                                                       settings.symbolic_to_audio, settings.loopnet_variant,
-                                                       settings.device)),
+        (
+            "symbolic",
+            "Symbolic generation (VQ-VAE + LSTM and baselines)",
+            symbolic.section(results, out, settings.symbolic_rows, settings.tempo_bpm, settings.seed),
+        ),
+        (
+            "loopnet",
+            "LoopNet (audio)",
+            loopnet.section(
+                results,
+                out,
+                settings.loopnet_rows,
+                settings.transfer_examples,
+                settings.symbolic_to_audio,
+                settings.loopnet_variant,
+                settings.device,
+            ),
+        ),
     ]
-    subtitle = ("Loop generation, symbolic and audio: the workflow's tables and figures, and its loops to "
-                "listen to. Everything here is in this folder; it opens from disk or any web server.")
+    subtitle = (
+        "Loop generation, symbolic and audio: the workflow's tables and figures, and its loops to "
+        "listen to. Everything here is in this folder; it opens from disk or any web server."
+    )
     index = out / "index.html"
     index.write_text(html.page("loopgen results", subtitle, sections), encoding="utf-8")
     return index

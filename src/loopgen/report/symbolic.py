@@ -81,26 +81,50 @@ def listening_grid(results: Path, out: Path, n_rows: int, tempo_bpm: float, seed
         for k, (roll, score) in enumerate(zip(packed, scores)):
             stem = f"{column.name}-{k:07d}"
             image = write_pianoroll(roll, out / "img" / f"{stem}.png").relative_to(out)
-            cells[column.name].append(html.cell(
-                f"sym-{stem}", str(image), f"audio/{stem}.wav", "symbolic", f"LS = {score:.3g}", f"audio/{stem}.mid",
-                data_model=column.model, data_mode=column.mode, data_sample=k, data_loop_score=f"{score:.6g}"))
-    rows = [(f"sample {k + 1}", [cells[c.name][k] if k < len(cells[c.name]) else "" for c in columns])
-            for k in range(max((len(v) for v in cells.values()), default=0))]
+            cells[column.name].append(
+                html.cell(
+                    f"sym-{stem}",
+                    str(image),
+                    f"audio/{stem}.wav",
+                    "symbolic",
+                    f"LS = {score:.3g}",
+                    f"audio/{stem}.mid",
+                    data_model=column.model,
+                    data_mode=column.mode,
+                    data_sample=k,
+                    data_loop_score=f"{score:.6g}",
+                )
+            )
+    rows = [
+        (f"sample {k + 1}", [cells[c.name][k] if k < len(cells[c.name]) else "" for c in columns])
+        for k in range(max((len(v) for v in cells.values()), default=0))
+    ]
     return html.grid("symbolic", [c.label for c in columns], rows)
 
 
 def section(results: Path, out: Path, n_rows: int, tempo_bpm: float, seed: int) -> str:
-    parts = [html.note("Ours beside the paper's numbers where the tables give them. Loop score (LS): lower is "
-                       "more loop-like; the detector's threshold is in the Data section.")]
+    parts = [
+        html.note(
+            "Ours beside the paper's numbers where the tables give them. Loop score (LS): lower is "
+            "more loop-like; the detector's threshold is in the Data section."
+        )
+    ]
     parts += html.tables_of(results / "eval" / "symbolic", "table*", results, TABLE_CAPTIONS)
     for folder in sorted((results / "samples").glob("*/rejection/")):  # one per model: ids say which
         parts += html.tables_of(folder, "acceptance", results, TABLE_CAPTIONS, prefix=f"{folder.parent.name}-")
-    figures = [html.plot(copy_figure(results / name, out), Path(name).stem, caption)
-               for name, caption in FIGURES.items() if (results / name).is_file()]
+    figures = [
+        html.plot(copy_figure(results / name, out), Path(name).stem, caption)
+        for name, caption in FIGURES.items()
+        if (results / name).is_file()
+    ]
     parts.append(f'<div class="plots">{"".join(figures)}</div>')
     parts.append("<h3>Listen</h3>")
-    parts.append(html.note(f"Rows: samples; columns: training loops (drawn at random) and the first loops of each "
-                           f"generated set. Rendered with FluidSynth and the General MIDI SoundFont at "
-                           f"{tempo_bpm:g} BPM, 8 bars. Drums in orange (bottom rows), bass in blue."))
+    parts.append(
+        html.note(
+            f"Rows: samples; columns: training loops (drawn at random) and the first loops of each "
+            f"generated set. Rendered with FluidSynth and the General MIDI SoundFont at "
+            f"{tempo_bpm:g} BPM, 8 bars. Drums in orange (bottom rows), bass in blue."
+        )
+    )
     parts.append(listening_grid(results, out, n_rows, tempo_bpm, seed))
     return "\n".join(parts)
