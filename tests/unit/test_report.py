@@ -123,12 +123,17 @@ def test_every_generated_set_is_a_column_with_a_cell_per_sample(small_page):
     )
 
 
-def test_small_page_in_headless_chromium(small_page):
+def need_browser():
+    """Skip, saying why, without chromium or playwright; fail instead where CI asks for the browser."""
     reason = browser.unavailable()
     if reason and os.environ.get("LOOPGEN_REQUIRE_BROWSER") == "1":
         pytest.fail(f"LOOPGEN_REQUIRE_BROWSER=1, but {reason}")
     if reason:
         pytest.skip(f"no browser check: {reason}")
+
+
+def test_small_page_in_headless_chromium(small_page):
+    need_browser()
     check = browser.check_page(small_page)
     assert check.problems == []
     assert len(check.audios) == 6 and all(
@@ -147,3 +152,22 @@ def test_symbolic_to_audio_picks_loops_with_drums_loopnet_plays():
     rolls[2, 9, N_DRUM + 3] = True  # bass only
     rolls[3, 0, 4] = True  # an open hi-hat
     assert with_drums(pack_rolls(rolls)).tolist() == [1, 3]
+
+
+def test_the_browser_check_sees_what_a_user_would(small_page, tmp_path):
+    """A missing sound, a missing picture and a script error each show up as a problem."""
+    import shutil
+
+    need_browser()
+    broken = tmp_path / "broken"
+    shutil.copytree(small_page, broken)
+    (broken / "audio" / "training-0000001.wav").unlink()
+    (broken / "img" / "musegan-samples-0000000.png").unlink()
+    index = broken / "index.html"
+    index.write_text(index.read_text().replace("</body>", '<script>console.error("boom")</script></body>'))
+    problems = browser.check_page(broken).problems
+    assert "console: boom" in problems
+    assert any(p.startswith("request: 404 ") and p.endswith("/audio/training-0000001.wav") for p in problems)
+    assert any(p.startswith("request: 404 ") and p.endswith("/img/musegan-samples-0000000.png") for p in problems)
+    assert "image does not decode: img/musegan-samples-0000000.png" in problems
+    assert any(p.startswith("audio has no metadata: audio/training-0000001.wav") for p in problems)

@@ -95,7 +95,7 @@ def unavailable() -> str | None:
     except ImportError:
         return "Python playwright is not installed (pip install playwright)"
     if find_chromium() is None:
-        return "no chromium on PATH (apt-get install chromium)"
+        return "no chromium: neither $LOOPGEN_CHROMIUM nor chromium on PATH (apt-get install chromium)"
     return None
 
 
