@@ -20,8 +20,9 @@ th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-al
 th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.grid td { text-align: center; }
 figure { margin: 0.5em 0; } figure.plot img { max-width: 100%; border: 1px solid #eee; }
-figure.cell { margin: 0; } figure.cell img { display: block; margin: 0 auto 2px; image-rendering: pixelated; }
-figure.cell audio { width: 220px; height: 32px; } figcaption { font-size: 0.8em; color: #555; }
+figure.cell { margin: 0; } figure.cell img { display: block; margin: 0 auto 2px; width: 200px; image-rendering: pixelated; }
+figure.cell audio { width: 200px; height: 32px; } figcaption { font-size: 0.8em; color: #555; }
+figure.cell figcaption { max-width: 200px; margin: auto; overflow-wrap: anywhere; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; } .plots figure { flex: 0 1 440px; } .plots img { width: 100%; }
 div.md p { margin: 0.3em 0; max-width: 60em; font-size: 0.9em; } div.md h4 { margin: 1em 0 0.3em; }
 nav a { margin-right: 1em; } p.note { color: #555; font-size: 0.9em; max-width: 60em; }
