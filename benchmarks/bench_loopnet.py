@@ -8,6 +8,8 @@ wall time also counts other jobs' turns). Reference run side by side: the litera
 network that convolves the 33 broadcast global channels (forward_stacked) instead of folding them
 into matmuls. The STFT variant adds Griffin-Lim. Where CUDA is present: loops/s there too.
 Training throughput (segments/s, MULTI loss, batch 16) on one CPU core, on all cores, and CUDA.
+"before" rows: the first implementation's network (no normalisation, issue 10's "before"), beside
+today's (BatchNorm after every conv, zero head, DC block).
 
     .venv/bin/python benchmarks/bench_loopnet.py [--repeats 5]
 """
@@ -38,8 +40,8 @@ def controls(batch: int, seed: int = 0):
     return rng.random((batch, 4, FRAMES), dtype=np.float32), rng.random((batch, 33), dtype=np.float32)
 
 
-def model_of(variant: str, device) -> loopnet.LoopNet:
-    config, _ = loopnet.variant_setup(variant)
+def model_of(variant: str, device, norm: str = "batch") -> loopnet.LoopNet:
+    config, _ = loopnet.variant_setup(variant, {"norm": norm})
     torch.manual_seed(0)
     return loopnet.LoopNet(WaveUNet(config).to(device).eval(), {"variant": variant, "feature_stats": {}}, device)
 
@@ -75,7 +77,8 @@ def synthesis_table(repeats: int) -> None:
     print("Synthesis latency per 1-bar loop, features -> waveform, one CPU core (torch.set_num_threads(1));")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall time (CPU time of this process)")
     print(f"{'variant':<12}{'batch':>6}{'ours ms':>16}{'reference ms':>18}{'ref/ours':>10}{'paper ms':>10}{'paper/ours':>12}{'goal <=50 ms':>14}")
-    rows = [("MULTI", synth, True), ("STFT+GL100", model_of("STFT", "cpu"), False)]
+    rows = [("MULTI", synth, True), ("MULTI before", model_of("MULTI", "cpu", "none"), False),
+            ("STFT+GL100", model_of("STFT", "cpu"), False)]
     for name, model, with_reference in rows:
         for batch in (1, 16):
             frames, global_scaled = controls(batch)
@@ -100,10 +103,10 @@ def synthesis_table(repeats: int) -> None:
         print("CUDA: not available on this machine")
 
 
-def training_throughput(device, threads: int | None, steps: int) -> float:
+def training_throughput(device, threads: int | None, steps: int, norm: str = "batch") -> float:
     if threads:
         torch.set_num_threads(threads)
-    config, spec = loopnet.variant_setup("MULTI")
+    config, spec = loopnet.variant_setup("MULTI", {"norm": norm})
     torch.manual_seed(0)
     model = WaveUNet(config).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -126,6 +129,7 @@ def training_table(steps: int) -> None:
     print("\nTraining throughput (MULTI loss, batch 16, paper-size model), segments/s")
     cpu = torch.device("cpu")
     print(f"  CPU, 1 thread : {training_throughput(cpu, 1, steps):6.1f}   (load average {os.getloadavg()[0]:.1f})")
+    print(f"  CPU, 1 thread, before (no normalisation): {training_throughput(cpu, 1, steps, 'none'):6.1f}")
     all_threads = len(os.sched_getaffinity(0))
     print(f"  CPU, {all_threads} threads: {training_throughput(cpu, all_threads, steps):6.1f}")
     if torch.cuda.is_available():

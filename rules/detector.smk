@@ -89,14 +89,15 @@ DETECTOR_EVAL = {
     for name in ("figure2.png", "roc.png", "metrics.parquet", "metrics.csv", "groups.parquet", "groups.csv")
 }
 
-if config["detector"]["labels"]:
+if config["detector"]["labels"] or config["detector"]["known_loops"]:
 
     rule evaluate_detector:
         input:
             phrases=expand("results/midi/phrases/shard-{shard}.parquet", shard=shards("midi")),
             model=rules.train_loop_detector.output.model,
             meta=rules.train_loop_detector.output.meta,
-            labels=config["detector"]["labels"],
+            labels=config["detector"]["labels"] or [],
+            known_loops=config["detector"]["known_loops"] or [],  # hand-picked loops (Figure 2 at paper scale)
         output:
             figure2=report(DETECTOR_EVAL["figure2.png"], caption="../workflow/report/figure2.rst", category="Data"),
             roc=report(DETECTOR_EVAL["roc.png"], caption="../workflow/report/roc.rst", category="Data"),
@@ -125,5 +126,5 @@ if config["detector"]["labels"]:
 TARGETS["detector"] = [
     rules.train_loop_detector.output.model,
     rules.summarise_loops.output.summary,
-    *(DETECTOR_EVAL.values() if config["detector"]["labels"] else []),
+    *(DETECTOR_EVAL.values() if config["detector"]["labels"] or config["detector"]["known_loops"] else []),
 ]

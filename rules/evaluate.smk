@@ -3,7 +3,7 @@
 
 # --- symbolic evaluation ---
 # Symbolic generation (SPEC section 4). Each generated set (every sampling mode, every limit of the
-# rejection sweep) against the training loops: LS, UP, ND and P/R/D/C per random embedding network
+# rejection sweep) against the training split of the loops: LS, UP, ND and P/R/D/C per random embedding network
 # -> results/eval/symbolic/sets/<set>.parquet. The VQ-VAE's reconstruction error on its validation
 # songs -> results/eval/symbolic/reconstruction.parquet. evaluate_symbolic gathers them with the
 # training set's numbers into results/eval/symbolic.parquet and writes tables 1-3 (CSV + Markdown),
@@ -34,6 +34,7 @@ SYMBOLIC_EVAL_SETS = symbolic_eval_sets()
 rule symbolic_set_metrics:
     input:
         loops=LOOP_SHARDS,
+        codes=rules.encode_loops.output.codes,  # the real set is the training split (SPEC section 4)
         samples=lambda wildcards: SYMBOLIC_EVAL_SETS[wildcards.eval_set]["path"],
     output:
         rows=f"{SYMBOLIC_EVAL}/sets/{{eval_set}}.parquet",
@@ -89,6 +90,7 @@ rule symbolic_reconstruction:
 rule evaluate_symbolic:
     input:
         loops=LOOP_SHARDS,
+        codes=rules.encode_loops.output.codes,
         sets=expand(f"{SYMBOLIC_EVAL}/sets/{{eval_set}}.parquet", eval_set=SYMBOLIC_EVAL_SETS),
         reconstruction=rules.symbolic_reconstruction.output.rows,
         acceptance=rules.rejection_table.output.table,
@@ -126,7 +128,7 @@ TARGETS["evaluate_symbolic"] = list(rules.evaluate_symbolic.output)
 # (table 1; the embedding is named in every table), timbral feature coherence per variant
 # (table 2), tables beside the paper's numbers, and figures. Outputs in results/eval/loopnet/.
 LOOPNET_EVAL = "results/eval/loopnet"
-LOOPNET_EVAL_CODE = code_version("loopnet.py", "evaluation/fad.py", "evaluation/coherence.py",
+LOOPNET_EVAL_CODE = code_version("loopnet", "evaluation/fad.py", "evaluation/coherence.py",
                                  "models/vggish.py", "models/wave_unet.py", "audio/timbre.py", "audio/features.py")
 
 
@@ -141,6 +143,9 @@ rule loopnet_fad:
         seeds=LOOPNET["fad_seeds"],
         example_hop_s=LOOPNET["fad_example_hop_s"],
         check_clips=LOOPNET["fad_check_clips"],
+        peak_normalise=LOOPNET["fad_peak_normalise"],
+        embedding=LOOPNET["fad_embedding"],
+        bootstrap=LOOPNET["fad_bootstrap"],
         device=config["device"],
         code=LOOPNET_EVAL_CODE,
     log:
@@ -157,6 +162,30 @@ rule loopnet_fad:
         runtime=240,
     script:
         "../workflow/scripts/loopnet_fad.py"
+
+
+rule loopnet_gates:
+    input:
+        segments=AUDIO_SEGMENTS,
+        sets=expand("results/loopnet/test/{variant}.parquet", variant=LOOPNET["variants"]),
+    output:
+        gates=f"{LOOPNET_EVAL}/gates.csv",
+    params:
+        variants=LOOPNET["variants"],
+        settings=LOOPNET,
+        code=LOOPNET_EVAL_CODE,
+    log:
+        "logs/evaluate/loopnet_gates.log",
+    benchmark:
+        "logs/evaluate/loopnet_gates.benchmark.tsv"
+    # Per test bar and variant: 2 losses + 12 STFTs (multi-resolution) + 2 band spectra, ~20 ms on a
+    # CPU core: ~5k bars x 5 variants ~ 10 min at paper scale, seconds on the demo.
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    script:
+        "../workflow/scripts/loopnet_gates.py"
 
 
 rule loopnet_coherence:
@@ -198,6 +227,7 @@ rule loopnet_coherence:
 rule evaluate_loopnet:
     input:
         fad=rules.loopnet_fad.output.fad,
+        gates=rules.loopnet_gates.output.gates,
         coherence=expand(f"{LOOPNET_EVAL}/coherence-{{variant}}.parquet", variant=LOOPNET["variants"]),
         meta=expand("results/models/loopnet-{variant}/model.json", variant=LOOPNET["variants"]),
         sets=expand("results/loopnet/test/{set}.parquet", set=[*LOOPNET["variants"], "griffin_lim"]),
@@ -205,6 +235,7 @@ rule evaluate_loopnet:
     output:
         fad_csv=report(f"{LOOPNET_EVAL}/table1_fad.csv", caption="../workflow/report/loopnet_fad.rst", category="LoopNet"),
         fad_md=f"{LOOPNET_EVAL}/table1_fad.md",
+        gates_md=f"{LOOPNET_EVAL}/gates.md",
         coherence_csv=report(f"{LOOPNET_EVAL}/table2_coherence.csv", caption="../workflow/report/loopnet_coherence.rst", category="LoopNet"),
         coherence_md=f"{LOOPNET_EVAL}/table2_coherence.md",
         training_png=report(f"{LOOPNET_EVAL}/training_loss.png", caption="../workflow/report/loopnet_training.rst", category="LoopNet"),
@@ -227,4 +258,4 @@ rule evaluate_loopnet:
         "../workflow/scripts/evaluate_loopnet.py"
 
 
-TARGETS["evaluate_loopnet"] = list(rules.evaluate_loopnet.output)
+TARGETS["evaluate_loopnet"] = [*rules.evaluate_loopnet.output, rules.loopnet_gates.output.gates]

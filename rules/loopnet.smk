@@ -7,13 +7,14 @@
 # in results/loopnet/test/<set>/. Evaluation (FAD, coherence, tables) is in rules/evaluate.smk.
 
 LOOPNET = config["loopnet"]
-LOOPNET_CODE = code_version("loopnet.py", "models/wave_unet.py", "audio/features.py", "audio/segments.py", "training.py")
+LOOPNET_CODE = code_version("loopnet", "models/wave_unet.py", "audio/features.py", "audio/segments.py", "training.py")
 AUDIO_SEGMENTS = expand("results/audio/segments/shard-{shard}.parquet", shard=shards("audio"))
 AUDIO_FEATURES = expand("results/audio/features/shard-{shard}.parquet", shard=shards("audio"))
 LOOPNET_VARIANTS = "|".join(LOOPNET["variants"]) or "NONE"
 # What shapes training (the rest of the section, e.g. coherence settings, must not retrain).
 LOOPNET_TRAINING = ["epochs", "batch_size", "lr", "base_filters", "wavspec_fft", "wavspec_hop", "multi_fft",
-                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments"]
+                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments", "waveform_weight",
+                    "spectral_weight", "log_spectral_weight", "norm"]
 
 
 rule train_loopnet:
@@ -28,6 +29,8 @@ rule train_loopnet:
         variant=LOOPNET_VARIANTS,
     params:
         settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},
+        # Stored in model.json: `loopgen synth` re-extracts controls with the training data's settings.
+        audio_settings={"segments": config["audio"]["segments"], "features": config["audio"]["features"]},
         seed=config["seed"],
         device=config["device"],
         checkpoint_dir="results/checkpoints/loopnet-{variant}",
@@ -36,15 +39,16 @@ rule train_loopnet:
         "logs/loopnet/train_loopnet-{variant}.log",
     benchmark:
         "logs/loopnet/train_loopnet-{variant}.benchmark.tsv"
-    # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held in memory with
-    # the features), 1.2M weights. Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py),
-    # so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take minutes (an
-    # estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint is written
-    # every epoch, so a job killed at its time limit resumes where it stopped.
+    # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held once in memory:
+    # read row group by row group into one preallocated array; features ~0.1 GB), 1.2M weights.
+    # Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py, before BatchNorm, which
+    # costs 5-13%), so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take
+    # minutes (an estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint
+    # is written every epoch, so a job killed at its time limit resumes where it stopped.
     threads: 2
     resources:
         gpu=1,
-        mem_mb=12000,
+        mem_mb=6000,
         runtime=720,
     script:
         "../workflow/scripts/train_loopnet.py"
@@ -70,8 +74,9 @@ rule synthesize_test:
         "logs/loopnet/synthesize_test-{variant}.log",
     benchmark:
         "logs/loopnet/synthesize_test-{variant}.benchmark.tsv"
-    # ~5k test segments: 30 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
-    # (100 Griffin-Lim iterations), measured: 3-15 min; the test audio (300 MB int16) stays in memory.
+    # ~5k test segments: ~27 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
+    # (100 Griffin-Lim iterations), measured: 3-15 min; only the test split's audio (300 MB int16)
+    # is read (one row group per split in the segment shards).
     threads: 2
     resources:
         mem_mb=4000,

@@ -2,7 +2,7 @@
 # resources/demo/lmd) -> one phrase shard and one files table per shard -> results/midi/files.parquet,
 # where every raw file has one row: accepted with its phrase count, or rejected with a reason.
 
-MIDI_CODE = ("midi.py", "roll.py", "shards.py", "tables.py")
+MIDI_CODE = ("midi", "roll.py", "shards.py", "tables.py")
 # Everything in the midi section except where the files are and how they are split: a change to
 # any of these (a threshold, the bass programs, ...) reruns the shards, and nothing upstream.
 MIDI_SETTINGS = {key: value for key, value in config["midi"].items() if key not in ("raw_dir", "n_shards")}
@@ -40,7 +40,7 @@ rule merge_midi_files:
     output:
         "results/midi/files.parquet",
     params:
-        code=code_version("midi.py", "tables.py"),
+        code=code_version("midi", "tables.py"),
     log:
         "logs/midi/merge_midi_files.log",
     benchmark:

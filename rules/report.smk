@@ -17,7 +17,7 @@ rule report_page:
         settings={**{key: value for key, value in REPORT.items() if key != "screenshot"},
                   "tempo_bpm": config["sampling"]["tempo_bpm"], "seed": config["seed"], "device": config["device"]},
         screenshot=REPORT["screenshot"],
-        code=code_version("report", "symbolic", "midi_write.py", "render.py", "loopnet.py"),
+        code=code_version("report", "symbolic", "midi_write.py", "render.py", "loopnet"),
     log:
         "logs/report/report_page.log",
     benchmark:

@@ -122,6 +122,7 @@ rule train_prior:
 
 rule sample_loops:
     input:
+        codes=rules.encode_loops.output.codes,  # n_samples null: as many as the training split
         vqvae=rules.train_vqvae.output.model,
         prior=rules.train_prior.output.model,
         detector=f"{DETECTOR_DIR}/model.pt",
@@ -179,6 +180,7 @@ rule listen_samples:
 
 rule rejection_sweep:
     input:
+        codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
         vqvae=rules.train_vqvae.output.model,
         prior=rules.train_prior.output.model,
         detector=f"{DETECTOR_DIR}/model.pt",

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,8 @@ HISTORY_COLUMNS = ("phase", "epoch", "lr", "train_loss", "val_loss")
 # results/eval/detector/metrics.parquet: one row, the detector against the ground-truth labels.
 EVAL_METRICS_SCHEMA = pa.schema(
     [
-        ("phrases", pa.int64()),  # labelled phrases scored
-        ("loops", pa.int64()),  # of which ground-truth loops
+        ("phrases", pa.int64()),  # labelled phrases scored (every phrase, without labels)
+        ("loops", pa.int64()),  # the loop group's source: known loops, else labelled loops
         ("threshold", pa.float64()),
         ("roc_auc", pa.float64()),  # P(a loop scores lower than a non-loop)
         ("loop_score_mean", pa.float64()),  # the paper's 0.153 +- 0.282 (on 100 hand-picked loops)
@@ -114,6 +115,7 @@ class TrainedDetector:
     train_index: np.ndarray
     val_index: np.ndarray
     scores: np.ndarray  # final score of every input row
+    selection: dict | None = None  # per phase: the kept (best validation loss) epoch and its loss
 
     @property
     def threshold(self) -> float:
@@ -235,7 +237,8 @@ def train_detector(
 
     model.threshold.fill_(log_sigma_threshold(correlation_scores(model, x_train)))
     model = model.cpu().eval()
-    return TrainedDetector(model, state["history"], train_index, val_index, correlation_scores(model, corr))
+    return TrainedDetector(model, state["history"], train_index, val_index, correlation_scores(model, corr),
+                           {phase: {k: v for k, v in best.items() if k != "model"} for phase, best in state.get("best", {}).items()})
 
 
 def _train_phase(model, phase, x_train, x_val, settings, generator, state, checkpoint, on_epoch,
@@ -270,12 +273,22 @@ def _train_phase(model, phase, x_train, x_val, settings, generator, state, check
         state["history"].append(row)
         state.update(epoch=epoch + 1, model=model.state_dict(), optimiser=optimiser.state_dict(),
                      generator=generator.get_state(), rng=rng_state())
+        best = state.setdefault("best", {}).get(phase)
+        if np.isfinite(val_loss) and (best is None or val_loss < best["val_loss"]):
+            state["best"][phase] = {"epoch": epoch + 1, "val_loss": val_loss,
+                                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         if epoch + 1 == settings.epochs or time.monotonic() - last_save >= checkpoint_every_s:
             checkpoint.save(state)
             last_save = time.monotonic()
         if on_epoch is not None:
             on_epoch(row)
     state["optimiser"] = None
+    # Keep the best validation epoch of the phase, as the released checkpoints (monitor='val_loss').
+    best = state.get("best", {}).get(phase)
+    if best is not None:
+        model.load_state_dict(best["model"])
+        log.info("%s: kept epoch %d of %d (lowest validation loss %.4g)", phase, best["epoch"], settings.epochs,
+                 best["val_loss"])
 
 
 def _reconstruction_loss(model: LoopDetector, x: torch.Tensor) -> torch.Tensor:
@@ -308,7 +321,8 @@ def save_detector(folder: str | Path, trained: TrainedDetector, extras: dict | N
     """DESIGN model contract; model.json carries the centre and threshold (also buffers in model.pt)."""
     model = trained.model
     meta = {"centre": model.centre.tolist(), "threshold": trained.threshold,
-            "n_train": len(trained.train_index), "n_val": len(trained.val_index), **(extras or {})}
+            "n_train": len(trained.train_index), "n_val": len(trained.val_index),
+            "selection": trained.selection, **(extras or {})}
     save_model(folder, model, model.config, meta)
 
 
@@ -487,16 +501,52 @@ def threshold_metrics(scores: np.ndarray, is_loop: np.ndarray, threshold: float)
             "precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
-def evaluate_against_labels(scored: "pd.DataFrame", threshold: float, n_groups: int, group_size: int,
-                            seed: int) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
-    """`scored` = attach_labels(...). Returns (metrics row, group rows, Figure 2 groups)."""
-    scores, is_loop = scored["loop_score"].to_numpy(), scored["is_loop"].to_numpy(dtype=bool)
-    groups = figure2_groups(scores[is_loop], scores, n_groups, group_size, seed)
-    metrics = {"phrases": len(scored), "loops": int(is_loop.sum()), "threshold": threshold,
-               "roc_auc": roc_auc(scores, is_loop),
-               "loop_score_mean": float(scores[is_loop].mean()) if is_loop.any() else float("nan"),
-               "loop_score_std": float(scores[is_loop].std()) if is_loop.any() else float("nan"),
-               **threshold_metrics(scores, is_loop, threshold)}
+def read_known_loops(path) -> list[str]:
+    """Hand-picked loops (the paper's 100): phrase ids `<file_id>:<start_bar>`, one a line; blank
+    lines and '#' comments are ignored."""
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    ids = [line for line in lines if line]
+    bad = [i for i in ids if not re.fullmatch(r"[0-9a-fA-F]+:\d+", i)]
+    if bad:
+        raise ValueError(f"{path}: not a phrase id (<file_id>:<start_bar>): {bad[0]!r}")
+    return ids
+
+
+def evaluate_detector(scores: "pd.DataFrame", threshold: float, n_groups: int, group_size: int, seed: int,
+                      labels: "pd.DataFrame | None" = None, known_loop_ids=None) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
+    """S Figure 2 and its tests, plus what labels allow. Returns (metrics row, group rows, groups).
+
+    `scores`: file_id, start_bar, loop_score of every phrase (score_phrase_shards). The loop group
+    is drawn from the known loops (`known_loop_ids`, e.g. 100 hand-picked ones, as the paper) or,
+    without them, from the labelled loops; the random groups always come from *every* scored phrase,
+    as the paper's (which may contain loops). ROC AUC, precision and recall need `labels` with loops
+    and non-loops; otherwise they are NaN and `phrases` counts every scored phrase."""
+    all_scores = scores["loop_score"].to_numpy(dtype=np.float64)
+    labelled = attach_labels(scores, labels) if labels is not None else None
+    if known_loop_ids is not None:
+        ids = scores["file_id"].astype(str) + ":" + scores["start_bar"].astype("int64").astype(str)
+        known = ids.isin(set(known_loop_ids)).to_numpy()
+        missing = len(set(known_loop_ids)) - int(known.sum())
+        if missing:
+            log.warning("%d of %d known loops are not among the scored phrases", missing, len(set(known_loop_ids)))
+        loop_scores_ = all_scores[known]
+    elif labelled is not None:
+        loop_scores_ = labelled["loop_score"].to_numpy(dtype=np.float64)[labelled["is_loop"].to_numpy(dtype=bool)]
+    else:
+        raise ValueError("evaluate_detector needs known loop ids or labels")
+    if len(loop_scores_) == 0:
+        raise ValueError("no known loop among the scored phrases")
+    groups = figure2_groups(loop_scores_, all_scores, n_groups, group_size, seed)
+    nan = float("nan")
+    metrics = {"phrases": len(all_scores), "loops": len(loop_scores_), "threshold": threshold, "roc_auc": nan,
+               "loop_score_mean": float(loop_scores_.mean()), "loop_score_std": float(loop_scores_.std()),
+               "predicted_loops": int((all_scores < threshold).sum()), "true_positives": int((loop_scores_ < threshold).sum()),
+               "precision": nan, "recall": float((loop_scores_ < threshold).mean()), "f1": nan}
+    if labelled is not None and 0 < labelled["is_loop"].sum() < len(labelled):
+        s, is_loop = labelled["loop_score"].to_numpy(), labelled["is_loop"].to_numpy(dtype=bool)
+        metrics.update(phrases=len(labelled), roc_auc=roc_auc(s, is_loop), **threshold_metrics(s, is_loop, threshold))
+        if known_loop_ids is None:
+            metrics.update(loops=int(is_loop.sum()))
     return metrics, group_statistics(groups, threshold), groups
 
 

@@ -192,12 +192,13 @@ class LoopNetRenderer:
     130 BPM (16 kHz) whatever --bpm says; only the drum pattern is taken from the MIDI file."""
 
     def __init__(self, model_dir, timbre, timbre_bpm: float, device, griffin_lim_iters: int):
-        from loopgen import loopnet
+        from loopgen.loopnet import LoopNet, transfer
 
-        self.model = loopnet.LoopNet.load(model_dir, device, griffin_lim_iters)
-        timbre_bars, native, native_rate = loopnet.loop_bars(timbre, timbre_bpm)
-        self.globals = self.model.scaler.scale(loopnet.globals_from_audio(timbre_bars[0], native, native_rate)[None])
-        self.envelope_peak = float(loopnet.rhythm_from_audio(timbre_bars[:1])[0, 3].max())
+        self.model = LoopNet.load(model_dir, device, griffin_lim_iters)
+        raw_globals, self.envelope_peak = transfer.timbre_of(
+            timbre, timbre_bpm, transfer.feature_extractor(self.model.audio_settings)
+        )
+        self.globals = self.model.scaler.scale(raw_globals[None])
 
     def render(self, midi_path: Path, wav_path: Path, n_bars: int = 8) -> None:
         """Raises ValueError when the file has no kick, snare or hi-hat (nothing for LoopNet to play)."""

@@ -1,11 +1,31 @@
 """The paper's MIDI pipeline, kept as the definition of correct phrases (SPEC section 1).
 
-pretty_midi parses the file, pypianoroll.from_pretty_midi(algorithm='strict') puts every
-instrument on a grid of 24 cells per beat starting at the first time signature, and
-set_resolution(4, 'floor') brings it to 16 steps per bar. Track choice, drum map, bass rule and
-windowing are the production code's (loopgen.midi), so the two paths differ only in how notes
-reach the grid. Slow (parsing is pure Python): used by the tests and benchmarks/bench_midi.py,
-never by the workflow.
+Written from the released notebook (preprocess_midi.ipynb and utils/common_utils.py of
+sjhan91/Loop_VQVAE_Official) with pretty_midi, pypianoroll and numpy only. It shares NO roll,
+window or threshold code with the fast path (loopgen.midi), so agreement between the two means
+something; only the result containers (FilePhrases, Windows), MidiParams, MidiError and the
+wording of rejection reasons come from there. The notebook's operations, in order:
+
+  * keep a file only if every time signature is 4/4 (and there is one);
+  * pypianoroll.from_pretty_midi(algorithm='strict'): 24 cells per beat from the first time
+    signature, computed over the whole song;
+  * a multitrack of just the first drum track and the first bass track (GM 32-39);
+    set_resolution(4, 'floor'), which also cuts each track after its last lit cell (any pitch);
+    pad_to_same(); binarize();
+  * drums: the 9-column map merged by OR (standarize_drum); bass: pitches 24..71, keeping only the
+    lowest where several sound at one step (remove_dup_step);
+  * windows at range(0, T, 16), kept when the window has all 128 steps, >= 32 drum cells and
+    >= 32 bass cells.
+
+Where this reference departs from the notebook, each time to reject a file the notebook would also
+have dropped, with a reason a person can read (the accept/reject decision is the same):
+  * the notebook's get_inst could take a *drum* track with a bass program as its bass; SPEC
+    section 1 says the first non-drum bass track, and so does this;
+  * a track with no cell after the first beat stays un-resampled in pypianoroll; the file is
+    rejected here before that ("no drum note sounds after the first beat");
+  * pypianoroll cannot read a drum track all of whose notes end by the first beat: such tracks
+    other than the chosen two are read as non-drum tracks (they stay empty either way).
+Slow (parsing is pure Python): used by the tests and benchmarks/bench_midi.py, never by the workflow.
 """
 
 from __future__ import annotations
@@ -17,27 +37,21 @@ from pathlib import Path
 
 import numpy as np
 
-from loopgen.midi import (
-    FilePhrases,
-    MidiError,
-    MidiParams,
-    _programs_text,
-    build_roll,
-    check_time_signatures,
-    tempo_at_bars,
-    window_phrases,
-)
+from loopgen.midi import FilePhrases, MidiError, MidiParams, Windows, _programs_text
+
+# standarize_drum: GM drum notes merged into each of the 9 columns (SPEC section 1), in column order.
+NOTEBOOK_DRUM_MAP = ((35, 36), (37, 38, 39, 40), (42, 44), (41, 43, 45), (46,), (47, 48), (49, 55, 57), (50,), (51, 59))
+NOTEBOOK_BASS_PITCHES = (24, 72)  # inst.pianoroll[:, 24:72]: C1..B4
+BAR = 16  # num_bar_unit: steps per bar at 4 steps per beat
+PHRASE_BARS = 8
 
 
 def reference_phrases(data: bytes, params: MidiParams) -> FilePhrases:
-    """Phrases of one MIDI file's bytes by the paper's pipeline; MidiError when it has none."""
+    """Phrases of one MIDI file's bytes by the released notebook's operations; MidiError when none."""
     import pypianoroll
 
     midi = _parse(data)
-    tpb = midi.resolution
-    check_time_signatures(
-        [(midi.time_to_tick(ts.time), ts.numerator, ts.denominator) for ts in midi.time_signature_changes], tpb, params
-    )
+    _check_time_signatures(midi, params)
     drums = next((inst for inst in midi.instruments if inst.is_drum), None)
     bass = next((inst for inst in midi.instruments if not inst.is_drum and inst.program in params.bass_programs), None)
     if drums is None and bass is None:
@@ -60,14 +74,68 @@ def reference_phrases(data: bytes, params: MidiParams) -> FilePhrases:
             multitrack = pypianoroll.from_pretty_midi(midi, resolution=params.parse_resolution, **options)
         except (ValueError, IndexError) as error:  # no beats, or a note pypianoroll cannot place
             raise MidiError(f"pypianoroll cannot read it: {error}") from None
-    multitrack.set_resolution(params.steps_per_beat, rounding="floor")
     tracks = dict(zip(map(id, midi.instruments), multitrack.tracks))
-    drum_steps, drum_pitches = tracks[id(drums)].pianoroll.nonzero()
-    bass_steps, bass_pitches = tracks[id(bass)].pianoroll.nonzero()
-    roll = build_roll(drum_steps, drum_pitches, bass_steps, bass_pitches, params)
-    windows = window_phrases(roll, params)
+    multitrack.tracks = [tracks[id(drums)], tracks[id(bass)]]
+    for name, track in zip(("drum", "bass"), multitrack.tracks):
+        if not track.pianoroll.any():
+            raise MidiError(f"no {name} note sounds after the first beat")
+    multitrack.set_resolution(4, "floor")  # 16th-note steps; each track now ends at its last lit cell
+    multitrack.pad_to_same()
+    multitrack.binarize()
+    drum_roll, bass_roll = (track.pianoroll for track in multitrack.tracks)
+
+    drum = np.stack([drum_roll[:, list(notes)].any(axis=1) for notes in NOTEBOOK_DRUM_MAP], axis=1)
+    bass = bass_roll[:, NOTEBOOK_BASS_PITCHES[0] : NOTEBOOK_BASS_PITCHES[1]].copy()
+    for step in np.flatnonzero(bass.sum(axis=1) > 1):  # remove_dup_step: keep the lowest pitch
+        bass[step, np.flatnonzero(bass[step])[1:]] = False
+    roll = np.concatenate([drum, bass], axis=1)
+
+    starts, loops, drum_cells, bass_cells = [], [], [], []
+    best = (0, 0)
+    for j in range(0, roll.shape[0], BAR * params.hop_bars):
+        loop = roll[j : j + BAR * PHRASE_BARS]
+        if loop.shape[0] != BAR * PHRASE_BARS:
+            continue
+        n_drum, n_bass = int(np.sum(loop[:, :9])), int(np.sum(loop[:, 9:]))
+        best = max(best, (n_drum, n_bass))
+        if n_drum >= params.min_drum_cells and n_bass >= params.min_bass_steps:
+            starts.append(j // BAR)
+            loops.append(loop)
+            drum_cells.append(n_drum)
+            bass_cells.append(n_bass)
+    if roll.shape[0] < BAR * PHRASE_BARS:
+        raise MidiError(f"drums and bass span only {roll.shape[0] // BAR} bars (a phrase needs {PHRASE_BARS})")
+    if not loops:
+        raise MidiError(
+            f"no {PHRASE_BARS}-bar window passes the thresholds (drum cells ≥ {params.min_drum_cells} and bass steps "
+            f"≥ {params.min_bass_steps}; best window: {best[0]} drum cells, {best[1]} bass steps)"
+        )
+    packed = np.packbits(np.stack(loops).reshape(len(loops), -1), axis=1)
+    windows = Windows(np.array(starts, np.int32), packed, np.array(drum_cells, np.int32), np.array(bass_cells, np.int32))
+    return FilePhrases(windows, _tempo_at_bars(midi, first_beat, windows.start_bar))
+
+
+def _check_time_signatures(midi, params: MidiParams) -> None:
+    """check_time_sign: at least one time signature (unless assumed), and every one 4/4."""
+    changes = midi.time_signature_changes
+    if not changes:
+        if params.assume_4_4_without_time_signature:
+            return
+        raise MidiError("no time signature (midi.assume_4_4_without_time_signature is off)")
+    ticks = [(midi.time_to_tick(ts.time), ts.numerator, ts.denominator) for ts in changes]
+    first = min(tick for tick, _, _ in ticks)
+    for tick, numerator, denominator in sorted(ticks, key=lambda ts: ts[0]):
+        if (numerator, denominator) != (4, 4):
+            raise MidiError(f"time signature {numerator}/{denominator} at bar {1 + (tick - first) // (4 * midi.resolution)}")
+
+
+def _tempo_at_bars(midi, first_beat: float, start_bars) -> np.ndarray:
+    """The tempo in effect at each window's first beat (pretty_midi's beats and tempo changes; a
+    change on that very beat counts, with 1 µs of slack for summed beat times)."""
+    beats = midi.get_beats(first_beat)
     change_times, tempi = midi.get_tempo_changes()
-    return FilePhrases(windows, tempo_at_bars(midi.get_beats(first_beat), change_times, tempi, windows.start_bar, params))
+    times = beats[np.asarray(start_bars, dtype=np.int64) * 4]
+    return tempi[np.searchsorted(change_times, times + 1e-6, side="right") - 1].astype(np.float32)
 
 
 def _parse(data: bytes):
@@ -138,8 +206,9 @@ def synthetic_song(rng: np.random.Generator) -> bytes:
     """One LMD-like multi-track song, deliberately awkward: humanised timing (notes a few ticks
     off the grid, so many sit on exact half cells), 96 to 1024 ticks per beat, tempo maps with
     changes inside beats, repeated and off-beat time signatures, pickup bars before the first
-    time signature, type-0 files, several drum and bass tracks, program changes, overlapping,
-    zero-length and unclosed notes, controllers, pitch bends and sysex."""
+    time signature, drum or bass parts that stop mid-bar, trailing tempo changes, type-0 files,
+    several drum and bass tracks, program changes, overlapping, zero-length and unclosed notes,
+    controllers, pitch bends and sysex."""
     tpb = int(rng.choice([96, 120, 192, 220, 384, 480, 960, 1024]))
     bar, n_bars = 4 * tpb, int(rng.integers(24, 100))
     song_end = n_bars * bar
@@ -166,6 +235,8 @@ def synthetic_song(rng: np.random.Generator) -> bytes:
     for _ in range(int(rng.choice([0, 0, 2, 5, 40]))):
         tick = int(rng.integers(1, song_end))
         meta.append((tick if rng.random() < 0.4 else tick // tpb * tpb, _tempo(rng.uniform(70, 170))))
+    if rng.random() < 0.1:  # a trailing tempo change, after the last note
+        meta.append((song_end + int(rng.integers(1, 4 * bar)), _tempo(rng.uniform(70, 170))))
 
     parts = ["drums", "bass"] + ["other"] * int(rng.integers(1, 7))
     for part, chance in (("bass", 0.06), ("drums", 0.05)):
@@ -177,12 +248,21 @@ def synthetic_song(rng: np.random.Generator) -> bytes:
     tracks = [meta]
     for k, part in enumerate(parts):
         channel = 9 if part == "drums" else channels[k % 15]
-        tracks.append(_part_events(rng, part, channel, tpb, n_bars, humanise))
+        events = _part_events(rng, part, channel, tpb, n_bars, humanise)
+        if part in ("drums", "bass") and rng.random() < 0.3:  # awkward endings: a part stops mid-bar
+            stop = song_end - int(rng.integers(1, 2 * bar))
+            events = [(tick, message) for tick, message in events if tick < stop or _is_note_off(message)]
+        tracks.append(events)
     if rng.random() < 0.1:  # type 0: everything in one track
         tracks = [[event for track in tracks for event in track]]
     header = b"MThd" + (6).to_bytes(4, "big") + (int(len(tracks) > 1)).to_bytes(2, "big")
     header += len(tracks).to_bytes(2, "big") + tpb.to_bytes(2, "big")
     return header + b"".join(_track(events) for events in tracks)
+
+
+def _is_note_off(message: bytes) -> bool:
+    kind = message[0] & 0xF0
+    return kind == 0x80 or (kind == 0x90 and message[2] == 0)
 
 
 def _part_events(rng, part, channel, tpb, n_bars, humanise):

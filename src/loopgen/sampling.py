@@ -5,7 +5,9 @@ Three modes, each a `SamplingMode`: temperature (0.7), top-k (k = 30) and nucleu
 distribution and the temperature is then applied to what is left (config: every mode has a
 temperature; the paper's 0.7 is the default of all three). Top-p keeps the smallest set of most
 likely codes whose **sorted** cumulative probability reaches p (the released code summed the
-unsorted softmax, a bug: see SPEC).
+unsorted softmax, a bug: see SPEC). That released filter is kept as an option
+(`top_p_filter: released`, released_top_p_mask), because the paper's top-p row was presumably made
+with it: at p = 0.08 the sorted filter keeps little more than the most likely code.
 
 The first code of each sequence comes from the empirical first-code distribution of the training
 set; the prior predicts the other S - 1.
@@ -34,8 +36,11 @@ class SamplingMode:
     temperature: float = 0.7
     top_k: int | None = None  # keep the k most likely codes
     top_p: float | None = None  # keep the smallest sorted set whose probability reaches p
+    top_p_filter: str = "sorted"  # sorted (SPEC) | released (the released code's unsorted cumsum)
 
     def __post_init__(self):
+        if self.top_p_filter not in TOP_P_FILTERS:
+            raise ValueError(f"top_p_filter must be one of {', '.join(TOP_P_FILTERS)}, got {self.top_p_filter!r}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.top_k is not None and self.top_k < 1:
@@ -62,13 +67,31 @@ def top_p_mask(logits: torch.Tensor, p: float) -> torch.Tensor:
     return torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
 
 
+def released_top_p_mask(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """The released code's top-p filter (LSTM.forward in utils/model.py), reproduced operation by
+    operation: the cumulative sum runs over the softmax in *code order* (unsorted), `> p` marks
+    removals, the marks are shifted right by one, and the result is scattered through the
+    descending sort order. So the r-th most likely code is kept when the codes with index below r
+    hold at most p of the probability -- a set unrelated to the nucleus (at least one code is kept,
+    the most likely)."""
+    probs = logits.softmax(dim=-1)
+    _, order = logits.sort(dim=-1, descending=True)
+    remove = probs.cumsum(dim=-1) > p
+    remove[..., 1:] = remove[..., :-1].clone()
+    remove[..., 0] = False
+    return ~remove.scatter(-1, order, remove)
+
+
+TOP_P_FILTERS = {"sorted": top_p_mask, "released": released_top_p_mask}
+
+
 def next_code_probs(logits: torch.Tensor, mode: SamplingMode) -> torch.Tensor:
     """Logits (B, K) -> sampling distribution (B, K) of the mode."""
     keep = torch.ones_like(logits, dtype=torch.bool)
     if mode.top_k is not None:
         keep &= top_k_mask(logits, mode.top_k)
     if mode.top_p is not None:
-        keep &= top_p_mask(logits, mode.top_p)
+        keep &= TOP_P_FILTERS[mode.top_p_filter](logits, mode.top_p)
     return (logits / mode.temperature).masked_fill(~keep, float("-inf")).softmax(dim=-1)
 
 

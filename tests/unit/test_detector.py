@@ -117,7 +117,8 @@ def test_centre_is_the_mean_encoding_of_the_training_split_after_pretraining(tmp
     with pytest.raises(StopAfterPretraining):  # the end of a phase is always checkpointed
         train_detector(corr, FAST, tmp_path, on_epoch=stop)
     pretrained = LoopDetector(LoopDetectorConfig())
-    pretrained.load_state_dict(detector.Checkpoint(tmp_path).load()["model"])
+    # the centre comes from the kept (best validation MSE) autoencoder epoch
+    pretrained.load_state_dict(detector.Checkpoint(tmp_path).load()["best"]["autoencoder"]["model"])
     train_index, _ = detector.split_indices(len(corr), FAST.val_fraction, FAST.seed)
     expected = pretrained.encode(torch.from_numpy(corr[train_index])).mean(dim=0)
 
@@ -125,6 +126,25 @@ def test_centre_is_the_mean_encoding_of_the_training_split_after_pretraining(tmp
     assert np.array_equal(trained.train_index, train_index)
     assert torch.allclose(trained.model.centre, expected, atol=1e-6)
     assert not torch.allclose(expected, torch.zeros(7))
+
+
+def test_each_phase_keeps_its_best_validation_epoch_and_says_which(tmp_path):
+    # A learning rate far too high (no decay): the validation losses jump about, the last epoch is
+    # not the best, and the kept weights are the best epoch's.
+    corr = loop_like_corr(80, seed=3)
+    settings = TrainSettings(epochs=8, batch_size=16, seed=3, lr=0.3, lr_min=0.3)
+    trained = train_detector(corr, settings, tmp_path)
+    x_val = torch.from_numpy(corr[trained.val_index])
+    for phase in ("autoencoder", "svdd"):
+        losses = [row["val_loss"] for row in trained.history if row["phase"] == phase]
+        kept = trained.selection[phase]
+        assert kept["epoch"] == 1 + int(np.argmin(losses)) and kept["val_loss"] == pytest.approx(min(losses))
+        if phase == "autoencoder":
+            assert min(losses) < losses[-1] / 10  # the case this is about (measured: epoch 1, 1.39 vs 503)
+    with torch.no_grad():
+        assert detector._svdd_loss(trained.model, x_val).item() == pytest.approx(trained.selection["svdd"]["val_loss"], rel=1e-5)
+    detector.save_detector(tmp_path / "model", trained)
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["selection"]["svdd"]["epoch"] == kept["epoch"]
 
 
 def test_training_sets_the_threshold_from_the_training_scores_and_logs_both_phases(tmp_path):

@@ -77,9 +77,11 @@ def test_labels_join_phrases_on_file_and_start_bar():
 def test_evaluation_numbers_agree_with_their_parts():
     rng = np.random.default_rng(3)
     is_loop = rng.random(400) < 0.3
-    scored = pd.DataFrame({"loop_score": np.where(is_loop, rng.random(400) * 0.5, rng.random(400)),
-                           "is_loop": is_loop})
-    metrics, groups, group_scores = detector.evaluate_against_labels(scored, 0.25, 4, 50, seed=0)
+    scores = pd.DataFrame({"file_id": ["f"] * 400, "start_bar": np.arange(400),
+                           "loop_score": np.where(is_loop, rng.random(400) * 0.5, rng.random(400))})
+    labels = pd.DataFrame({"file_id": ["f"] * 400, "start_bar": np.arange(400), "is_loop": is_loop})
+    metrics, groups, group_scores = detector.evaluate_detector(scores, 0.25, 4, 50, seed=0, labels=labels)
+    scored = detector.attach_labels(scores, labels)
     assert metrics["phrases"] == 400 and metrics["loops"] == is_loop.sum()
     assert metrics["roc_auc"] == pytest.approx(detector.roc_auc(scored["loop_score"], is_loop))
     assert 0.7 < metrics["roc_auc"] < 0.9
@@ -144,3 +146,34 @@ def test_a_shard_keeps_exactly_its_phrases_below_the_threshold(tmp_path):
 
     scored = detector.score_phrase_shards(model, [tmp_path / "phrases.parquet"] * 2)
     assert len(scored) == 40 and np.array_equal(scored["loop_score"].to_numpy()[:20], scores)
+
+
+def test_figure2_from_known_loop_ids_draws_random_groups_from_every_phrase(tmp_path):
+    # Paper scale: no labels, 100 hand-picked loops; the random groups come from all phrases.
+    rng = np.random.default_rng(4)
+    n = 2000
+    scores = pd.DataFrame({"file_id": [f"{i // 10:04x}" for i in range(n)], "start_bar": np.arange(n) % 10,
+                           "loop_score": rng.random(n) + 1.0})
+    known = rng.choice(n, 100, replace=False)
+    scores.loc[known, "loop_score"] = rng.random(100) * 0.1  # the hand-picked loops score low
+    ids = [f"{scores.file_id[i]}:{scores.start_bar[i]}" for i in known]
+    path = tmp_path / "known_loops.txt"
+    path.write_text("# hand-picked\n" + "\n".join(ids[:50]) + "\n\n" + "\n".join(f"{i}  # ok" for i in ids[50:]) + "\n")
+    assert detector.read_known_loops(path) == ids
+
+    metrics, rows, groups = detector.evaluate_detector(scores, 0.5, 4, 100, seed=1, known_loop_ids=ids)
+    assert sorted(groups["loops"]) == sorted(scores.loop_score[known])
+    everything = set(scores.loop_score)
+    for k in range(1, 5):
+        assert len(groups[f"random {k}"]) == 100 and set(groups[f"random {k}"]) <= everything
+    assert metrics["phrases"] == n and metrics["loops"] == 100 and np.isnan(metrics["roc_auc"])
+    assert metrics["recall"] == 1.0 and metrics["loop_score_mean"] == pytest.approx(scores.loop_score[known].mean())
+    assert all(row["p_paired_t"] < 1e-10 for row in rows if row["group"] != "loops")
+
+    # With labels covering only some phrases, random groups still come from every phrase.
+    labels = pd.DataFrame({"file_id": scores.file_id[known], "start_bar": scores.start_bar[known], "is_loop": True})
+    _, _, groups = detector.evaluate_detector(scores, 0.5, 2, 100, seed=1, labels=labels)
+    assert any(score >= 1.0 for score in groups["random 1"])  # unlabelled phrases are drawn too
+    with pytest.raises(ValueError, match="not a phrase id"):
+        path.write_text("abc:def\n")
+        detector.read_known_loops(path)

@@ -74,7 +74,9 @@ def test_network_is_the_spec_architecture():
     net = random_embedding_net(0)
     conv1, bn1, act1, conv2, bn2, act2, _ = net.features
     assert (conv1.in_channels, conv1.out_channels, conv1.kernel_size, conv1.stride, conv1.bias) == (57, 8, (3,), (2,), None)
-    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride) == (8, 8, (3,), (4,))
+    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride, conv2.bias) == (8, 8, (3,), (4,), None)
+    # the released CNN_Metric: 57*8*3 + 8*8*3 (bias-free convs) + 2 * 2*8 (BatchNorm) + 128*128 + 128
+    assert sum(p.numel() for p in net.parameters()) == 1368 + 192 + 32 + 16512 == 18_104
     assert isinstance(bn1, torch.nn.BatchNorm1d) and isinstance(bn2, torch.nn.BatchNorm1d)
     assert act1.negative_slope == act2.negative_slope == 0.2
     assert (net.project.in_features, net.project.out_features) == (128, 128)
@@ -178,7 +180,7 @@ def test_table2_has_the_papers_columns_and_statistics():
     assert list(table["set"]) == ["training set", "vqvae_lstm temperature", "vqvae_lstm top_k",
                                   "vqvae_lstm top_k, no loop-score limit", "vqvae_lstm top_k, loop score < 0.1"]
     top_k = table.set_index("set").loc["vqvae_lstm top_k"]
-    assert top_k["P"] == pytest.approx(0.75) and top_k["P std"] == pytest.approx(np.std([0.7, 0.8], ddof=1))
+    assert top_k["P"] == pytest.approx(0.75) and top_k["P std"] == pytest.approx(0.05)  # np.std, ddof 0, as the paper
     assert top_k["F1 P&R"] == pytest.approx(ev.f1(0.75, 0.65))
     assert np.isnan(table.set_index("set").loc["training set", "P"])
 
@@ -192,7 +194,7 @@ def test_tables_are_written_as_csv_and_markdown(tmp_path):
     assert pd.read_csv(tmp_path / "table1_reconstruction.csv")["reconstruction error"].item() == pytest.approx(6.5e-3)
     markdown = paths["table2_metrics"].read_text()
     assert "| set | LS | UP | ND | P | R | D | C | loops |" in markdown
-    assert "0.750 ± 0.071" in markdown and "paper: VQ-VAE+LSTM top-k (k = 30)" in markdown
+    assert "0.750 ± 0.050" in markdown and "paper: VQ-VAE+LSTM top-k (k = 30)" in markdown
 
 
 def test_figures_are_written(tmp_path):
@@ -220,3 +222,34 @@ def test_bad_rows_of_a_sample_file_are_left_out_with_a_warning(tmp_path, caplog)
     assert "mode.parquet: 2 of 4 loops left out" in caplog.text
     np.testing.assert_array_equal(packed, good)
     np.testing.assert_array_equal(scores, [0.5, 0.25])
+
+
+def test_the_real_set_is_the_training_split_never_the_validation_songs(tmp_path):
+    # The released code compares with original_data[:num_train_origin]: the VQ-VAE's training loops.
+    import pyarrow as pa
+
+    from loopgen.detector import LOOP_SCHEMA
+    from loopgen.symbolic import CODES_SCHEMA
+    from loopgen.tables import write_table
+
+    packed = random_packed(5, seed=13)
+    ids = [f"song{i}:0" for i in range(5)]
+    loops = [{"phrase_id": pid, "file_id": pid[:5], "start_bar": 0, "tempo_bpm": 120.0, "roll": packed[i].tobytes(),
+              "corr": [0.0] * 28, "n_drum_cells": 32, "n_bass_steps": 32, "loop_score": 0.1 * i}
+             for i, pid in enumerate(ids)]
+    shard_a, shard_b = tmp_path / "shard-0.parquet", tmp_path / "shard-1.parquet"
+    write_table(pa.Table.from_pylist(loops[:3], schema=LOOP_SCHEMA), shard_a, LOOP_SCHEMA)
+    write_table(pa.Table.from_pylist(loops[3:], schema=LOOP_SCHEMA), shard_b, LOOP_SCHEMA)
+    split = ["train", "val", "train", "val", "train"]
+    codes = [{"phrase_id": pid, "file_id": pid[:5], "split": s, "codes": [0] * 32} for pid, s in zip(ids, split)]
+    write_table(pa.Table.from_pylist(codes, schema=CODES_SCHEMA), tmp_path / "codes.parquet", CODES_SCHEMA)
+
+    real, scores = ev.read_training_loops([shard_a, shard_b], tmp_path / "codes.parquet")
+    np.testing.assert_array_equal(real, packed[[0, 2, 4]])
+    np.testing.assert_allclose(scores, [0.0, 0.2, 0.4])
+    np.testing.assert_array_equal(ev.validation_rolls([shard_a, shard_b], tmp_path / "codes.parquet"), packed[[1, 3]])
+    with pytest.raises(ValueError, match="split must be"):
+        ev.read_split_loops([shard_a], tmp_path / "codes.parquet", "test")
+    from loopgen.symbolic import training_split_size
+
+    assert training_split_size(tmp_path / "codes.parquet") == 3  # generated sets' default size

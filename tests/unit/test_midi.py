@@ -257,17 +257,25 @@ def test_where_the_song_ends_follows_pretty_midi(in_drum_track, extra_track, ste
     # then is real: the hit is half-way through it (step 126).
     tempos = ((0, 120.0), (15120, 60.0))
     hits = notes(9, 0, [(0, 60, 36), (15180, 15240, 36)]) + in_drum_track
-    data = midi_file(meta(tempos=tempos), hits, bass([(0, 126, 40)]), extra_track)
+    # Where the hit lands at step 126, a bass note up to the song's end keeps step 127 in the roll
+    # (the roll ends at the last lit step; a phrase needs all 128).
+    tail = [(15240, 15400, 41)] if step == 126 else []
+    data = midi_file(meta(tempos=tempos), hits, notes(0, 33, [(0, 127 * STEP, 40), *tail]), extra_track)
     assert lit(first_roll(data), slice(0, N_DRUM)) == [(0, 0), (step, 0)]
 
 
 # ---- windows -------------------------------------------------------------------------------
 
 
+END_OF_ROLL = (20, 127)  # a bass pitch below the roll's range: ends the roll, adds no cell
+
+
 def dense_song(n_bars, drum_hits_per_bar=4, bass_steps_per_bar=4):
+    """n_bars whole bars: a bass note below the roll's range sounds in the last step."""
     hits = [(b * 16 + 4 * i, 36) for b in range(n_bars) for i in range(drum_hits_per_bar)]
     spans = [(b * 16, b * 16 + bass_steps_per_bar - 1, 40) for b in range(n_bars)]
-    return song(hits, spans)
+    last = n_bars * 16 - 1
+    return song(hits, spans + [(last, last, END_OF_ROLL[0])])
 
 
 def test_windows_slide_by_one_bar_over_the_whole_file():
@@ -289,6 +297,61 @@ def test_window_counts_and_hop():
     phrases = both(data, MidiParams(hop_bars=2))
     assert phrases.windows.start_bar.tolist() == [0, 2, 4]
     assert phrases.windows.n_drum_cells.tolist() == [64] * 3 and phrases.windows.n_bass_steps.tolist() == [128] * 3
+
+
+# ---- where the roll ends (SPEC section 1, "roll end"): as the released notebook ---------------
+# The roll ends at the last lit step of the drum or the bass track (any pitch); a window is a phrase
+# only when all 128 of its steps lie inside it. Before issue 11 a partial last bar was padded with
+# zeros and kept, one extra window at the end of most songs.
+
+
+def four_on_the_floor(n_bars, last_bar_steps=16):
+    """Kicks every 4 steps over n_bars bars, the last bar cut after `last_bar_steps` steps."""
+    return [(s, 36) for s in range(0, 16 * (n_bars - 1) + last_bar_steps, 4)]
+
+
+def test_drums_that_stop_mid_bar_end_the_roll_there():
+    # 9th bar: kicks on steps 0 and 4 only; bass through bar 8 -> the roll is 8 bars + 5 steps
+    data = song(four_on_the_floor(9, last_bar_steps=5), [(0, 127, 40)])
+    assert both(data).windows.start_bar.tolist() == [0]
+
+
+def test_bass_that_outlasts_the_drums_ends_the_roll():
+    drums_8_bars = four_on_the_floor(8)
+    assert both(song(drums_8_bars, [(0, 159, 40)])).windows.start_bar.tolist() == [0, 1, 2]  # to a bar line
+    assert both(song(drums_8_bars, [(0, 150, 40)])).windows.start_bar.tolist() == [0, 1]  # 6 steps into bar 10
+
+
+def test_a_last_note_that_ends_on_a_bar_line_completes_its_bar():
+    drums_8_bars = four_on_the_floor(8)
+    # a note off exactly at tick 128 * STEP: the offset cell is not lit, the last lit step is 127
+    assert both(song(drums_8_bars, [(0, 127, 40)])).windows.start_bar.tolist() == [0]
+    # one 1/24 beat (one fine cell) later, step 128 is lit: still 8 whole bars
+    late = midi_file(meta(), drums(drums_8_bars), notes(0, 33, [(0, 128 * STEP + TPB // 24, 40)]))
+    assert both(late).windows.start_bar.tolist() == [0]
+
+
+def test_a_trailing_tempo_change_does_not_lengthen_the_roll():
+    # the tempo change 4 bars after the last note moves the song's end, not the roll's
+    data = song(four_on_the_floor(9, last_bar_steps=5), [(0, 127, 40)], tempos=((0, 120.0), (13 * BAR, 90.0)))
+    assert both(data).windows.start_bar.tolist() == [0]
+
+
+def test_unmapped_drum_notes_and_out_of_range_bass_count_for_the_roll_end():
+    drums_8_bars = four_on_the_floor(8)
+    with pytest.raises(MidiError, match="span only 7 bars"):
+        both(song(drums_8_bars[:-1], [(0, 120, 40)]))  # last kick at step 124, bass to step 120
+    assert both(song(drums_8_bars[:-1] + [(127, 54)], [(0, 120, 40)])).windows.start_bar.tolist() == [0]  # tambourine
+    assert both(song(drums_8_bars[:-1], [(0, 120, 40), (127, 127, 80)])).windows.start_bar.tolist() == [0]  # high bass
+
+
+def test_the_reference_shares_no_roll_window_or_threshold_code_with_the_fast_path():
+    import loopgen.midi as fast
+    import loopgen.midi_reference as reference
+
+    shared = {name for name, value in vars(reference).items()
+              if (getattr(value, "__module__", None) or "").startswith(fast.__name__) and getattr(fast, name, None) is value}
+    assert shared <= {"FilePhrases", "Windows", "MidiError", "MidiParams", "_programs_text"}, shared
 
 
 def test_short_file_is_rejected_with_its_length():
@@ -325,7 +388,7 @@ def test_a_note_sounding_across_the_first_beat_starts_there():
 def test_identical_bars_correlate_to_one_and_a_silent_bar_to_zero():
     bar_hits = [(0, 36), (4, 38), (8, 36), (12, 38), (2, 42), (6, 42), (10, 42), (14, 42)]
     hits = [(b * 16 + s, p) for b in range(8) for s, p in bar_hits]
-    spans = [(b * 16, b * 16 + 7, 40) for b in range(8)]
+    spans = [(b * 16, b * 16 + 7, 40) for b in range(8)] + [(127, 127, END_OF_ROLL[0])]
     phrases = both(song(hits, spans))
     corr = bar_correlation(phrases.windows.packed)[0]
     assert np.allclose(corr, 1.0)

@@ -52,11 +52,12 @@ def counting_sequences(n, seed=0):
 def test_prior_learns_a_deterministic_sequence_and_saves_its_first_codes(tmp_path):
     codes, files = counting_sequences(200)
     settings = TrainSettings(epochs=25, batch_size=32, lr=1e-2, val_fraction=0.2, seed=0)
-    model, history, first = train_prior(codes, files, SMALL, settings, tmp_path / "ck")
+    model, history, first, selection = train_prior(codes, files, SMALL, settings, tmp_path / "ck")
+    assert selection["epoch"] == 1 + int(np.argmin([row["val_loss"] for row in history]))
     assert history[-1]["val_accuracy"] > 0.99
     assert history[-1]["val_accuracy"] > history[0]["val_accuracy"]
     assert np.allclose(first, first_code_distribution(codes, 16))
-    save_prior(tmp_path / "model", model, history, first, settings)
+    save_prior(tmp_path / "model", model, history, first, settings, selection)
     loaded, loaded_first = load_prior(tmp_path / "model")
     assert np.allclose(loaded_first.numpy(), first)
     for key, value in model.state_dict().items():
@@ -70,7 +71,7 @@ class Interrupted(Exception):
 def test_prior_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, monkeypatch):
     codes, files = counting_sequences(60)
     settings = TrainSettings(epochs=3, batch_size=16, val_fraction=0.2, seed=3)
-    reference, _, _ = train_prior(codes, files, SMALL, settings, tmp_path / "a")
+    reference, _, _, _ = train_prior(codes, files, SMALL, settings, tmp_path / "a")
     original_save = Checkpoint.save
 
     def save_then_die(self, state):
@@ -82,7 +83,7 @@ def test_prior_training_resumes_after_an_interruption_to_the_same_weights(tmp_pa
     with pytest.raises(Interrupted):
         train_prior(codes, files, SMALL, settings, tmp_path / "b")
     monkeypatch.setattr(Checkpoint, "save", original_save)
-    resumed, history, _ = train_prior(codes, files, SMALL, settings, tmp_path / "b")
+    resumed, history, _, _ = train_prior(codes, files, SMALL, settings, tmp_path / "b")
     assert len(history) == 3
     for key, value in reference.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key

@@ -13,7 +13,7 @@ from loopgen.report.data import reason_kind
 from loopgen.report.media import BASS_RGB, DRUM_RGB, PIXELS, pianoroll_rgb
 from loopgen.report.page import PageSettings, build_page
 from loopgen.roll import N_COLS, N_DRUM, ROLL_SHAPE, pack_rolls
-from loopgen.symbolic import SAMPLE_SCHEMA
+from loopgen.symbolic import CODES_SCHEMA, SAMPLE_SCHEMA
 from loopgen.tables import write_table
 
 
@@ -95,6 +95,8 @@ def small_page(tmp_path_factory):
         for i, r in enumerate(pack_rolls(rolls(5)))
     ]
     write_table(loops, results / "loops" / "shard-0.parquet", LOOP_SCHEMA)
+    codes = [{"phrase_id": row["phrase_id"], "file_id": "f", "split": "train", "codes": [0] * 32} for row in loops]
+    write_table(codes, results / "symbolic" / "codes.parquet", CODES_SCHEMA)
     write_samples(results / "samples" / "vqvae_lstm" / "top_k.parquet", rolls(3), "top_k")
     write_samples(results / "samples" / "musegan" / "samples.parquet", rolls(3), "musegan")
     for model in ("vqvae_lstm", "musegan"):  # every model's rejection sweep has an acceptance table

@@ -14,6 +14,7 @@ from loopgen.sampling import (
     decode_codes,
     next_code_probs,
     pack_active,
+    released_top_p_mask,
     sample_codes,
     top_k_mask,
     top_p_mask,
@@ -57,6 +58,36 @@ def test_top_p_keeps_the_most_likely_code_when_it_alone_exceeds_p():
     keep = top_p_mask(logits, 1e-9)
     assert torch.equal(keep.sum(1), torch.ones(100, dtype=torch.long))
     assert torch.equal(torch.nonzero(keep)[:, 1], logits.argmax(1))
+
+
+# The released filter (utils/model.py, LSTM.forward), worked by hand for probs [0.05, 0.15, 0.5, 0.3]:
+#   cumsum in code order    [0.05, 0.20, 0.70, 1.00]
+#   p = 0.08: > p           [F, T, T, T] -> shifted right [F, F, T, T], read as ranks: keep ranks 0, 1
+#   descending order        codes [2, 3, 1, 0] -> keep codes 2 and 3 (the sorted nucleus keeps only 2)
+#   p = 0.5:  > p [F, F, T, T] -> [F, F, F, T] -> ranks 0-2 -> codes {2, 3, 1}
+#   p = 0.04: > p [T, T, T, T] -> [F, T, T, T] -> rank 0   -> code {2}
+#   p = 0.75: > p [F, F, F, T] -> [F, F, F, F] -> every code
+# and for [0.01, 0.02, 0.03, 0.04, 0.9], p = 0.08: cumsum [.01, .03, .06, .10, 1] -> > p [F, F, F, T, T]
+#   -> [F, F, F, F, T] -> ranks 0-3 -> codes {4, 3, 2, 1}: four codes where the nucleus keeps one.
+@pytest.mark.parametrize(
+    "probs, p, kept",
+    [([0.05, 0.15, 0.5, 0.3], 0.08, {2, 3}), ([0.05, 0.15, 0.5, 0.3], 0.5, {1, 2, 3}),
+     ([0.05, 0.15, 0.5, 0.3], 0.04, {2}), ([0.05, 0.15, 0.5, 0.3], 0.75, {0, 1, 2, 3}),
+     ([0.01, 0.02, 0.03, 0.04, 0.9], 0.08, {1, 2, 3, 4})],
+)
+def test_the_released_top_p_filter_keeps_what_the_released_code_kept(probs, p, kept):
+    keep = released_top_p_mask(_logits(probs), p)[0]
+    assert set(torch.nonzero(keep).flatten().tolist()) == kept
+
+
+def test_the_released_filter_is_a_named_mode_option_then_the_temperature():
+    probs = next_code_probs(_logits([0.05, 0.15, 0.5, 0.3]), SamplingMode(0.7, top_p=0.08, top_p_filter="released"))[0]
+    expected = np.array([0, 0, 0.5 ** (1 / 0.7), 0.3 ** (1 / 0.7)])
+    np.testing.assert_allclose(probs.numpy(), expected / expected.sum(), rtol=1e-6)
+    sorted_probs = next_code_probs(_logits([0.05, 0.15, 0.5, 0.3]), SamplingMode(0.7, top_p=0.08))[0]
+    assert sorted_probs.tolist() == [0, 0, 1, 0]
+    with pytest.raises(ValueError, match="top_p_filter"):
+        SamplingMode(top_p=0.08, top_p_filter="unsorted")
 
 
 def test_temperature_towards_zero_approaches_argmax():

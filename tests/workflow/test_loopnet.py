@@ -57,6 +57,8 @@ def test_griffin_lim_baseline_is_close_to_the_real_audio(loopnet_run):
     sets = {r["set"]: r["fad"] for r in rows if r["kind"] == "set"}
     assert set(sets) == {*_variants(loopnet_run), "griffin_lim"}
     assert sets["griffin_lim"] == min(sets.values())
+    references = {r["set"]: r for r in rows if r["kind"] == "reference"}
+    assert len(references) == 2 and all(r["fad_high"] >= r["fad_low"] > 0 for r in references.values())
     assert all(r["embedding"].startswith("VGGish architecture, random weights") for r in rows)
 
 
@@ -68,6 +70,19 @@ def test_tables_name_the_embedding_and_show_the_papers_numbers(loopnet_run):
     assert "| STFT |" in table2 and "87.50" in table2
     for name in ("training_loss.png", "example_waveforms.png", "example_spectrograms.png"):
         assert (loopnet_run / EVAL / name).stat().st_size > 0
+
+
+def test_gates_csv_holds_the_contract_columns_for_every_variant(loopnet_run):
+    import csv
+
+    with open(loopnet_run / f"{EVAL}/gates.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["variant"] for r in rows] == _variants(loopnet_run)
+    for row in rows:
+        values = {k: float(row[k]) for k in ("test_loss", "silence_loss", "loss_ratio", "rms_db_diff",
+                                              "mrstft_to_target", "mrstft_other_real")}
+        assert values["loss_ratio"] == pytest.approx(values["test_loss"] / values["silence_loss"], rel=1e-6)
+    assert "| MULTI_NOENV |" in (loopnet_run / f"{EVAL}/gates.md").read_text()
 
 
 def test_coherence_rows_cover_the_configured_grid(loopnet_run):

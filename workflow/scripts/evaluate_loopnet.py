@@ -14,6 +14,7 @@ from loopgen.tables import read_table
 
 out = snakemake.output
 tables.fad_table(read_table(snakemake.input.fad, fad.FAD_SCHEMA).to_pylist(), out.fad_csv, out.fad_md)
+tables.gates_table(snakemake.input.gates, out.gates_md)
 scores = {}
 for variant, path in zip(snakemake.params.variants, snakemake.input.coherence):
     scores[variant] = coherence.scores_table(read_table(path, coherence.COHERENCE_SCHEMA).to_pylist())

@@ -10,7 +10,7 @@ from loopgen.evaluation import symbolic as evaluation
 from loopgen.tables import read_table, write_table
 
 inputs, out = snakemake.input, snakemake.output
-loops, loop_scores = evaluation.read_training_loops(inputs.loops)
+loops, loop_scores = evaluation.read_training_loops(inputs.loops, inputs.codes)
 rows = evaluation.training_rows(loops, loop_scores)
 for path in [*inputs.sets, inputs.reconstruction]:
     rows += read_table(path, evaluation.METRICS_SCHEMA).to_pylist()

@@ -27,13 +27,15 @@ for path in snakemake.input.sets:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
     sets[name] = from_pcm(loopnet.pcm_matrix(table))
 
-embedding = fad.make_embedding(p.vggish_checkpoint, p.seeds, p.example_hop_s, pick_device(p.device))
+embedding = fad.make_embedding(p.vggish_checkpoint, p.seeds, p.example_hop_s, pick_device(p.device), p.peak_normalise, p.embedding)
 log.info("embedding: %s; %d real test segments, sets: %s", embedding.name, len(reference), ", ".join(sets))
-rows = [{**row, "kind": "set"} for row in fad.fad_sets(embedding, reference, sets)]
+rows = [{**row, "kind": "set"} for row in fad.fad_sets(embedding, reference, sets, p.bootstrap)]
+rows += [{**row, "kind": "reference"} for row in fad.fad_sets(embedding, reference, fad.reference_sets(reference), p.bootstrap)]
 for row in rows:
-    log.info("FAD %-12s %.3f ± %.3f", row["set"], row["fad"], row["fad_std"])
+    log.info("FAD %-40s %.3f (95%% bootstrap %.3f-%.3f; ± %.3f over networks)", row["set"], row["fad"], row["fad_low"],
+             row["fad_high"], row["fad_std"])
 check_rows, monotonic = fad.degradation_check(embedding, reference, reference[: p.check_clips])
-rows += [{**row, "kind": "degradation"} for row in check_rows]
+rows += [{**row, "kind": "degradation"} for row in check_rows]  # fad_low/high are NaN: no bootstrap
 log.info("degradation check on %d clips: %s", min(len(reference), p.check_clips),
          "; ".join(f"{r['set']} {r['fad']:.3f}" for r in check_rows))
 (log.info if monotonic else log.warning)("the embedding %s degraded audio monotonically", "ranks" if monotonic else "does NOT rank")

@@ -22,11 +22,12 @@ seed = symbolic.derived_seed(snakemake.params.seed, "rejection_sweep", mode_name
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
                                     seed, device, snakemake.params.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
-log.info("mode %s (%s), loop-score limit %s: keeping %d, at most %d tries", mode_name, mode, limit,
-         snakemake.params.n_keep, snakemake.params.max_tries)
+n_keep = snakemake.params.n_keep or symbolic.training_split_size(snakemake.input.codes)
+max_tries = snakemake.params.max_tries or 10 * n_keep
+log.info("mode %s (%s), loop-score limit %s: keeping %d, at most %d tries", mode_name, mode, limit, n_keep, max_tries)
 
 packed, scores, stats = symbolic.rejection_sample(sampler, mode, lambda p: detector.loop_scores(scorer, p), limit,
-                                                  snakemake.params.n_keep, snakemake.params.max_tries)
+                                                  n_keep, max_tries)
 prefix = f"{mode_name}-limit-{snakemake.wildcards.limit}"
 write_table(symbolic.sample_table(packed, scores, prefix), snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
 Path(snakemake.output.stats).write_text(json.dumps({"mode": mode_name, **stats}, indent=2))

@@ -22,9 +22,10 @@ seed = symbolic.derived_seed(snakemake.params.seed, "sample_loops", mode_name)
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
                                     seed, device, snakemake.params.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
-log.info("sampling %d loops in mode %s (%s) on %s", snakemake.params.n_samples, mode_name, mode, device)
+n_samples = snakemake.params.n_samples or symbolic.training_split_size(snakemake.input.codes)
+log.info("sampling %d loops in mode %s (%s) on %s", n_samples, mode_name, mode, device)
 
-table = symbolic.sample_loops(sampler, snakemake.params.n_samples, mode,
+table = symbolic.sample_loops(sampler, n_samples, mode,
                               lambda packed: detector.loop_scores(scorer, packed), mode_name)
 write_table(table, snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
 scores = table.column("loop_score").to_numpy()

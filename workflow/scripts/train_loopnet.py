@@ -23,6 +23,7 @@ if len(train) == 0:
 
 model, history = loopnet.train_loopnet(train, scaler, variant, snakemake.params.settings, snakemake.params.seed,
                                        snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code)
-loopnet.save_loopnet(Path(snakemake.output.model).parent, model, variant, snakemake.params.settings, scaler, history)
-log.info("%s: probe loss %.4f before training, %.4f after %d epochs", variant, history["probe_loss"][0],
-         history["probe_loss"][-1], len(history["train_loss"]))
+loopnet.save_loopnet(Path(snakemake.output.model).parent, model, variant, snakemake.params.settings, scaler, history,
+                     dict(snakemake.params.audio_settings))
+log.info("%s: probe loss %.4f before training, %.4f after %d epochs (silence: %.4f)", variant, history["probe_loss"][0],
+         history["probe_loss"][-1], len(history["train_loss"]), history["silence_probe_loss"])

@@ -21,12 +21,13 @@ log.info("%d code sequences, %d of them from the VQ-VAE's training songs", len(c
 device = pick_device(snakemake.params.device)
 log.info("training on %s with %s and %s", device, config, settings)
 
-model, history, first_code_probs = symbolic.train_prior(
+model, history, first_code_probs, selection = symbolic.train_prior(
     codes[train], file_id[train], config, settings, snakemake.params.checkpoint_dir, device,
     run_key=snakemake.params.code,
 )
-symbolic.save_prior(Path(snakemake.output.model).parent, model, history, first_code_probs, settings)
+symbolic.save_prior(Path(snakemake.output.model).parent, model, history, first_code_probs, settings, selection)
 symbolic.write_history(history, snakemake.output.curve_csv)
 symbolic.plot_history(history, snakemake.output.curve_png, symbolic.PRIOR_PANELS, "LSTM prior training")
-log.info("validation token accuracy %.4f (paper: 0.76651); %d distinct first codes",
-         history[-1].get("val_accuracy", float("nan")), (first_code_probs > 0).sum())
+kept = history[selection["epoch"] - 1] if selection.get("epoch") else history[-1]
+log.info("kept %s (%s): validation token accuracy %.4f (paper: 0.76651); %d distinct first codes",
+         selection["kept"], selection["why"], kept.get("val_accuracy", float("nan")), (first_code_probs > 0).sum())

@@ -19,14 +19,13 @@ log.info("%d loops from %d shards (%.1f MB packed)", len(loops), len(snakemake.i
 device = pick_device(snakemake.params.device)
 log.info("training on %s with %s and %s", device, config, settings)
 
-model, history, is_val = symbolic.train_vqvae(
+model, history, is_val, selection = symbolic.train_vqvae(
     loops, config, settings, snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code
 )
-symbolic.save_vqvae(Path(snakemake.output.model).parent, model, history, is_val, settings)
+symbolic.save_vqvae(Path(snakemake.output.model).parent, model, history, is_val, settings, selection)
 symbolic.write_history(history, snakemake.output.curve_csv)
 symbolic.plot_history(history, snakemake.output.curve_png, symbolic.VQVAE_PANELS, "VQ-VAE training")
-last = history[-1]
-log.info("validation Hamming error %.4g (all-zeros prediction: %.4g); codebook perplexity %.1f of %d; "
-         "%d codes dead at the last step, %d unused in the last epoch",
-         last.get("val_hamming", float("nan")), last.get("zeros_hamming", float("nan")), last["perplexity"],
-         config.codebook_size, last["dead_codes"], last["unused_codes"])
+kept = symbolic.kept_row(history, selection)
+log.info("kept %s (%s); validation Hamming error %.4g (all-zeros prediction: %.4g); codebook perplexity "
+         "%.1f of %d", selection["kept"], selection["why"], kept.get("val_hamming", float("nan")),
+         history[-1].get("zeros_hamming", float("nan")), history[-1]["perplexity"], config.codebook_size)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 
@@ -76,6 +78,30 @@ def segment_table(segment_ids, loop_ids, bars, splits, pcm: np.ndarray) -> pa.Ta
          pa.array(splits, pa.string()), pcm_column],
         schema=SEGMENT_SCHEMA,
     )
+
+
+def write_segments(table: pa.Table, path) -> None:
+    """A segment shard with its rows sorted by split and one Parquet row group per split, so that
+    a reader of one split (e.g. the 10% test split) skips the others' audio (DESIGN data contract)."""
+    import os
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from loopgen.tables import temporary_path
+
+    table = table.cast(SEGMENT_SCHEMA).sort_by([("split", "ascending"), ("segment_id", "ascending")])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        with pq.ParquetWriter(tmp, SEGMENT_SCHEMA, compression="zstd") as writer:
+            for split in sorted(set(table["split"].to_pylist())) or [None]:
+                part = table if split is None else table.filter(pc.equal(table["split"], split))
+                writer.write_table(part, row_group_size=max(1, part.num_rows))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def pcm_array(table: pa.Table) -> np.ndarray:

@@ -170,6 +170,16 @@ def song_roll(song: Song) -> np.ndarray:
     return roll
 
 
+def roll_end(song: Song) -> int:
+    """Where the MIDI stage's roll ends (SPEC section 1, "roll end"): after the last drum onset or
+    the last step a bass note sounds in, of the first drum and bass tracks, whatever the pitch.
+    Windows past it (a partial last bar) are not phrases, so they get no label."""
+    drums = next((t for t in song.tracks if t.is_drum), None)
+    bass = next((t for t in song.tracks if not t.is_drum and t.program in BASS_PROGRAMS), None)
+    ends = [n.start + 1 for n in (drums.notes if drums else [])] + [n.end for n in (bass.notes if bass else [])]
+    return max(ends, default=0)
+
+
 def window_is_loop(roll: np.ndarray) -> np.ndarray:
     """For every 8-bar window (hop one bar): does it exactly repeat a 1-, 2- or 4-bar pattern?
 
@@ -195,7 +205,7 @@ def make_file(kind: str, index: int, seed: int) -> tuple[bytes, np.ndarray | Non
     data = song_to_midi(song, rng)
     if kind == "truncated":
         return truncated(data, rng), None
-    return data, window_is_loop(song_roll(song)) if labelled(kind) else None
+    return data, window_is_loop(song_roll(song)[: roll_end(song)]) if labelled(kind) else None
 
 
 def write_midi_corpus(tree: str | os.PathLike, labels_path: str | os.PathLike, n_files: int, seed: int) -> dict:

@@ -51,6 +51,10 @@ class Song:
         return next((t for t in self.tracks if t.name == name), None)
 
 
+ENDINGS = ("held", "cut", "drums_stop", "bass_rings_on")  # see _Builder.ending
+ENDING_SHARES = (0.55, 0.15, 0.15, 0.15)
+
+
 @dataclass(frozen=True)
 class SongOptions:
     meter: str = "4/4"  # "4/4" | "3/4" | "6/8" | "4/4+3/4" (a 3/4 section inside a 4/4 song)
@@ -137,11 +141,21 @@ class _Builder:
         for degree in degrees:
             self.add_bar(steps, [], pt.bass_bar(self.rng, self.key, degree, ((0, steps),), 0), degree, lead=True)
 
-    def ending(self, steps: int) -> None:
-        """A crash and a held tonic: the song's last bar."""
+    def ending(self, steps: int, shape: str = "held") -> None:
+        """The song's last bar: a crash and a held tonic, in one of four shapes (ENDINGS). Where the
+        drums and the bass both stop mid-bar, the last bar is partial on the roll: no phrase ends
+        there (SPEC section 1, "roll end")."""
         rng = self.rng
+        tonic = pt.bass_root(self.key.tonic)
         drums = [pt.crash(0), pt.Note(0, 1, pt.KICK, 115)]
-        bass = [Note(0, steps, pt.bass_root(self.key.tonic), 100)]
+        bass = [Note(0, steps, tonic, 100)]  # "held": ends exactly on the song's last bar line
+        if shape == "cut":  # the band stops together half-way through the bar
+            drums += [pt.Note(s, s + 1, pt.SNARE, 110) for s in (4, 6)]
+            bass = [Note(0, 7, tonic, 100)]
+        elif shape == "drums_stop":  # drums stop after beat two, the bass holds to the bar line
+            drums += [pt.Note(4, 5, pt.SNARE, 110)]
+        elif shape == "bass_rings_on":  # the bass outlasts the drums and the last bar line
+            bass = [Note(0, steps + steps // 2, tonic, 100)]
         self.add_bar(steps, drums, bass, 0, lead=rng.random() < 0.5)
 
 
@@ -172,7 +186,10 @@ def compose(rng: np.random.Generator, options: SongOptions, title: str) -> Song:
             builder.loop_section(int(rng.choice((8, 12, 16, 16))), int(rng.choice((1, 2, 2, 4, 4))), steps)
         else:
             builder.through_section(int(rng.choice((4, 6, 8))), steps)
-    builder.ending(steps)
+    # The ending's shape and a trailing tempo change come from a spawned generator, which leaves
+    # the song's own random stream (and so every other bar of the corpus) as it was.
+    ending_rng = rng.spawn(1)[0]
+    builder.ending(steps, str(ending_rng.choice(ENDINGS, p=ENDING_SHARES)))
     pickup_beats = int(rng.choice((1, 2))) if options.meter == "4/4" and rng.random() < 0.06 else 0
     if pickup_beats:  # an anacrusis before the first time signature, on a track outside the roll
         builder.notes["chords"] += pt.melody_bar(rng, key, -pickup_beats * pt.STEPS_PER_BEAT, pickup_beats * pt.STEPS_PER_BEAT)
@@ -182,7 +199,7 @@ def compose(rng: np.random.Generator, options: SongOptions, title: str) -> Song:
         tracks=_tracks(rng, builder, options),
         bar_steps=builder.bar_steps,
         time_signatures=_time_signatures(rng, builder.bar_steps, options),
-        tempos=_tempo_map(rng, builder.bar_steps),
+        tempos=_tempo_map(rng, builder.bar_steps) + _trailing_tempo(ending_rng, builder.bar_steps),
         ticks_per_beat=int(rng.choice((96, 120, 192, 220, 384, 480, 480, 960))),
         pickup_beats=pickup_beats,
         humanize=bool(rng.random() < 0.4),
@@ -221,6 +238,14 @@ def _time_signatures(rng, bar_steps: list[int], options: SongOptions) -> list[tu
         bar = int(rng.integers(4, len(bar_steps)))
         events.append((16 * bar, 4, 4))
     return events
+
+
+def _trailing_tempo(rng, bar_steps: list[int]) -> list[tuple[float, float]]:
+    """Some files carry a tempo event after the music, as sequencers leave them: it moves the
+    song's end (pretty_midi), never the roll's."""
+    if rng.random() >= 0.15:
+        return []
+    return [(float(sum(bar_steps) + 16 * int(rng.integers(1, 4))), float(np.round(rng.uniform(80, 160), 1)))]
 
 
 def _tempo_map(rng, bar_steps: list[int]) -> list[tuple[float, float]]:

@@ -57,7 +57,7 @@ class RandomEmbeddingNet(nn.Module):
             nn.Conv1d(config.in_channels, c, 3, stride=2, padding=config.padding, bias=False),
             nn.BatchNorm1d(c),
             nn.LeakyReLU(config.negative_slope),
-            nn.Conv1d(c, c, 3, stride=4, padding=config.padding),
+            nn.Conv1d(c, c, 3, stride=4, padding=config.padding, bias=False),  # CNN_Metric: both convs bias-free
             nn.BatchNorm1d(c),
             nn.LeakyReLU(config.negative_slope),
             nn.Flatten(),

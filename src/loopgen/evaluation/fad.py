@@ -10,6 +10,12 @@ Embeddings:
   for its P/R/D/C, S §4). Its values are not comparable with the paper's numbers, only with each
   other, so every table that reports a FAD prints the embedding's `name`; `degradation_check`
   shows on the data at hand that it ranks rising noise and narrowing band-limits as worse.
+
+As the paper's FAD code (Google's `extract_features(normalize=True)` on int16 wav files), every
+clip, real and generated, is peak-normalised, x / max(0.1, max|x|), before the embedding (on by
+default: without it a quieter copy of the real set scores worse than noise). With a few dozen test
+clips FAD is biased and noisy, so each FAD comes with a bootstrap interval over the test clips
+(the FAD +- half the 95% range of the resamples' FADs).
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ import pyarrow as pa
 FAD_SCHEMA = pa.schema(
     [
         ("set", pa.string()),  # a LoopNet variant, "griffin_lim", or a degradation ("noise 20 dB SNR")
-        ("kind", pa.string()),  # "set" | "degradation"
+        ("kind", pa.string()),  # "set" | "reference" (white noise, 1 kHz low-pass) | "degradation"
         ("fad", pa.float64()),  # mean over the embedding's networks
         ("fad_std", pa.float64()),  # spread over the networks (0 for a single trained VGGish)
+        ("fad_low", pa.float64()),  # fad -/+ half the 95% bootstrap range over test clips (NaN without)
+        ("fad_high", pa.float64()),
         ("n_clips", pa.int32()),
         ("embedding", pa.string()),  # the embedding's name, printed in every table
     ]
@@ -71,13 +79,17 @@ class Embedding:
     example_hop_s: float = 0.48
     device: str = "cpu"
     batch_size: int = 64
+    peak_normalise: bool = True
 
     def embed(self, audio: np.ndarray) -> list[np.ndarray]:
-        """(N, samples) float 16 kHz clips -> per network, (E, 128) embeddings of all their examples."""
+        """(N, samples) float 16 kHz clips -> per network, (E, 128) embeddings of all their examples
+        (the same number of examples per clip, clip by clip)."""
         import torch
 
         from loopgen.models.vggish import log_mel_examples
 
+        if self.peak_normalise:
+            audio = peak_normalise(audio)
         config = self.networks[0].config
         hop_frames = max(1, round(self.example_hop_s / config.hop_s))
         out = [[] for _ in self.networks]
@@ -88,6 +100,14 @@ class Embedding:
                 for i, network in enumerate(self.networks):
                     out[i].append(network(examples).double().cpu().numpy())
         return [np.concatenate(chunks) if chunks else np.zeros((0, config.embedding_size)) for chunks in out]
+
+
+def peak_normalise(audio: np.ndarray) -> np.ndarray:
+    """x / max(0.1, max|x|) per clip (the paper's FAD code; a clip quieter than -20 dBFS peak is
+    raised by at most 20 dB, so near-silence stays quiet)."""
+    audio = np.asarray(audio, np.float32)
+    peak = np.abs(audio).max(axis=-1, keepdims=True) if audio.size else np.ones((len(audio), 1), np.float32)
+    return audio / np.maximum(0.1, peak)
 
 
 def default_embedding(seeds=(0, 1, 2), example_hop_s: float = 0.48, device="cpu") -> Embedding:
@@ -104,28 +124,121 @@ def vggish_embedding(checkpoint: str, example_hop_s: float = 0.48, device="cpu")
     return Embedding(f"VGGish ({checkpoint})", [load_vggish(checkpoint, device)], example_hop_s, str(device))
 
 
-def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="cpu") -> Embedding:
-    """The user's VGGish when a checkpoint is given, else the named random-weights default."""
-    if checkpoint:
-        return vggish_embedding(checkpoint, example_hop_s, device)
-    return default_embedding(seeds, example_hop_s, device)
+@dataclass
+class CdpamEmbedding:
+    """CDPAM's trained encoder (weights shipped in the `cdpam` wheel; loopgen.models.cdpam), 512-d
+    "acoustic" or "content" half per 1-s chunk at 22.05 kHz, as fadtk's cdpam-* FAD models. A bar
+    (1.85 s) gives two chunks: its first and its last second (no zero padding)."""
+
+    half: str = "acoustic"
+    device: str = "cpu"
+    batch_size: int = 8
+    peak_normalise: bool = True
+    sample_rate: int = 16000
+
+    def __post_init__(self):
+        from loopgen.models.cdpam import load_cdpam
+
+        if self.half not in ("acoustic", "content"):
+            raise ValueError(f"cdpam embedding half must be 'acoustic' or 'content', got {self.half!r}")
+        self.encoder = load_cdpam(self.device)
+        self.name = f"CDPAM {self.half} (trained weights of the cdpam 0.0.6 wheel; 2 x 1-s chunks a bar at 22.05 kHz)"
+
+    def embed(self, audio: np.ndarray) -> list[np.ndarray]:
+        import torch
+        from scipy.signal import resample_poly
+
+        from loopgen.models.cdpam import SAMPLE_RATE
+
+        if self.peak_normalise:
+            audio = peak_normalise(audio)
+        audio = resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // 50, self.sample_rate // 50, axis=-1)
+        if audio.shape[-1] < SAMPLE_RATE:
+            audio = np.pad(audio, ((0, 0), (0, SAMPLE_RATE - audio.shape[-1])))
+        chunks = np.stack([audio[:, :SAMPLE_RATE], audio[:, -SAMPLE_RATE:]], axis=1).reshape(-1, SAMPLE_RATE)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(chunks), self.batch_size):
+                x = torch.from_numpy((chunks[start : start + self.batch_size] * 32768.0).astype(np.float32)).to(self.device)
+                acoustic, content = self.encoder(x)
+                out.append((acoustic if self.half == "acoustic" else content).double().cpu().numpy())
+        return [np.concatenate(out) if out else np.zeros((0, 512))]
 
 
-def fad_sets(embedding: Embedding, reference: np.ndarray, sets: dict[str, np.ndarray]) -> list[dict]:
+EMBEDDINGS = ("vggish", "cdpam-acoustic", "cdpam-content")
+
+
+def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="cpu", peak_normalise: bool = True,
+                   kind: str = "vggish"):
+    """`kind` vggish: the user's VGGish when a checkpoint is given, else the named random-weights
+    default; cdpam-acoustic / cdpam-content: CDPAM's trained encoder."""
+    if kind not in EMBEDDINGS:
+        raise ValueError(f"unknown FAD embedding {kind!r} (known: {', '.join(EMBEDDINGS)})")
+    if kind.startswith("cdpam"):
+        embedding = CdpamEmbedding(kind.split("-")[1], str(device), peak_normalise=peak_normalise)
+    else:
+        embedding = vggish_embedding(checkpoint, example_hop_s, device) if checkpoint else default_embedding(seeds, example_hop_s, device)
+    embedding.peak_normalise = peak_normalise
+    if not peak_normalise:
+        embedding.name += ", no peak normalisation"
+    return embedding
+
+
+def bootstrap_interval(reference: list[np.ndarray], generated: list[np.ndarray], n_clips: int, n_gen: int,
+                       n_resamples: int, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """An interval around the FAD (mean over networks) as wide as the central `level` range of the
+    FAD over bootstrap resamples of the clips (embeddings: per network, clip after clip, equally
+    many examples each; sets of equal size are resampled together, since row i of each came from
+    test bar i). Centred on the point estimate rather than the resamples' percentiles: a resample
+    repeats clips, which shrinks the covariance and biases its FAD upward (on the demo the whole
+    percentile range of Griffin-Lim lay above its FAD). NaNs without resamples."""
+    if n_resamples <= 0 or n_clips < 2 or n_gen < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    per_clip_ref = [r.reshape(n_clips, -1, r.shape[-1]) for r in reference]
+    per_clip_gen = [g.reshape(n_gen, -1, g.shape[-1]) for g in generated]
+    values = []
+    for _ in range(n_resamples):
+        pick = rng.integers(0, n_clips, n_clips)
+        pick_gen = pick if n_gen == n_clips else rng.integers(0, n_gen, n_gen)
+        values.append(np.mean([fad_from_embeddings(r[pick].reshape(-1, r.shape[-1]), g[pick_gen].reshape(-1, g.shape[-1]))
+                               for r, g in zip(per_clip_ref, per_clip_gen)]))
+    tail = (1 - level) / 2 * 100
+    half_width = (np.percentile(values, 100 - tail) - np.percentile(values, tail)) / 2
+    point = np.mean([fad_from_embeddings(r, g) for r, g in zip(reference, generated)])
+    return float(point - half_width), float(point + half_width)
+
+
+def fad_sets(embedding: Embedding, reference: np.ndarray, sets: dict[str, np.ndarray], bootstrap: int = 0,
+             seed: int = 0) -> list[dict]:
     """FAD of each named set against `reference` (all (N, samples) float clips): rows with the
-    mean and spread over the embedding's networks and the embedding's name."""
+    mean and spread over the embedding's networks, a `bootstrap`-resample 95% interval over the
+    clips, and the embedding's name."""
     reference_embeddings = embedding.embed(reference)
     rows = []
     for set_name, audio in sets.items():
-        per_network = [fad_from_embeddings(r, e) for r, e in zip(reference_embeddings, embedding.embed(audio))]
+        embeddings = embedding.embed(audio)
+        per_network = [fad_from_embeddings(r, e) for r, e in zip(reference_embeddings, embeddings)]
+        low, high = bootstrap_interval(reference_embeddings, embeddings, len(reference), len(audio), bootstrap, seed)
         rows.append({
             "set": set_name,
             "fad": float(np.mean(per_network)),
             "fad_std": float(np.std(per_network)),
+            "fad_low": low,
+            "fad_high": high,
             "n_clips": int(len(audio)),
             "embedding": embedding.name,
         })
     return rows
+
+
+def reference_sets(audio: np.ndarray, seed: int = 0, cutoff_hz: float = 1000.0) -> dict[str, np.ndarray]:
+    """What a bad FAD looks like (silence has none: its covariance is zero): white noise at each
+    real bar's RMS, and the real bars low-passed at 1 kHz."""
+    rng = np.random.default_rng(seed)
+    rms = np.sqrt(np.mean(np.square(audio, dtype=np.float64), axis=-1, keepdims=True))
+    noise = (rng.standard_normal(audio.shape) * rms).astype(np.float32)
+    return {"white noise at the real bars' RMS": noise, f"real bars low-passed at {cutoff_hz:g} Hz": band_limit(audio, cutoff_hz)}
 
 
 # ---------------------------------------------------------------------------------------------------

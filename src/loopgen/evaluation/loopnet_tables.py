@@ -41,29 +41,62 @@ def _write_csv(rows: list[dict], path) -> None:
 
 
 def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
-    """Table 1: FAD of each set against the real test segments, beside the paper's VGGish FAD,
-    then the degradation check that shows the embedding ranks damage in order."""
+    """Table 1: FAD of each set against the real test segments with its 95% bootstrap interval,
+    beside the paper's VGGish FAD; the reference rows (white noise at the real bars' loudness, the
+    real bars low-passed at 1 kHz) that show what a bad FAD is; then the degradation check that
+    shows the embedding ranks damage in order. Every row names its embedding."""
     sets = [r for r in fad_rows if r["kind"] == "set"]
+    references = [r for r in fad_rows if r["kind"] == "reference"]
     checks = [r for r in fad_rows if r["kind"] == "degradation"]
     embedding = fad_rows[0]["embedding"] if fad_rows else "(none)"
-    rows = [{"model": _label(r["set"]), "fad": r["fad"], "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
-             "paper_fad_vggish": PAPER_FAD.get(r["set"]), "embedding": r["embedding"]} for r in sets]
-    _write_csv(rows + [{"model": f"check: {r['set']}", "fad": r["fad"], "fad_std_over_networks": r["fad_std"],
-                        "n_clips": r["n_clips"], "paper_fad_vggish": None, "embedding": r["embedding"]} for r in checks], csv_path)
+
+    def row_of(r, label):
+        return {"model": label, "kind": r["kind"], "fad": r["fad"], "fad_low": r.get("fad_low"), "fad_high": r.get("fad_high"),
+                "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
+                "paper_fad_vggish": PAPER_FAD.get(r["set"]) if r["kind"] == "set" else None, "embedding": r["embedding"]}
+
+    rows = [row_of(r, _label(r["set"])) for r in sets] + [row_of(r, f"reference: {r['set']}") for r in references]
+    _write_csv(rows + [row_of(r, f"check: {r['set']}") for r in checks], csv_path)
     lines = ["# LoopNet table 1: Fréchet Audio Distance to the real test segments", "",
-             f"Embedding: **{embedding}**.", ""]
+             f"Embedding: **{embedding}**. Every clip, real and generated, is peak-normalised before the embedding "
+             "(x / max(0.1, max|x|), as the paper's FAD code) unless the embedding's name says otherwise.", ""]
     if not embedding.startswith("VGGish ("):
         lines += ["No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
                   "paper's scale: compare the rows with each other, not with the paper's column.", ""]
-    lines += ["| Model | FAD (ours) | ± over networks | segments | FAD (paper, VGGish) |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | "
-              f"{_fmt(row['paper_fad_vggish'])} |" for row in rows]
+    lines += ["The interval is the FAD ± half the 95% range of its bootstrap resamples over the test clips: do not "
+              "read a difference smaller than it. "
+              "The reference rows show what a bad FAD is (silence has none).", "",
+              "| Model | FAD (ours) | 95% interval | ± over networks | segments | FAD (paper, VGGish) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_low'])}–{_fmt(row['fad_high'])} | "
+              f"{_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | {_fmt(row['paper_fad_vggish'])} |" for row in rows]
     if checks:
         monotonic = _monotonic(checks)
         lines += ["", "Does the embedding rank damage? Real test segments degraded at rising severity, FAD to the "
                   f"clean ones (same embedding): **{'yes, both series rise monotonically' if monotonic else 'NO, not monotonic'}**.", "",
                   "| Degradation | FAD |", "| --- | ---: |"]
         lines += [f"| {r['set']} | {_fmt(r['fad'])} |" for r in checks]
+    Path(md_path).write_text("\n".join(lines) + "\n")
+
+
+def gates_table(gates_csv, md_path) -> None:
+    """gates.csv (loopgen.loopnet.gates) as a markdown table: is each variant better than silence,
+    as loud as the real bars, closer to its target than another real loop, and where is it not?"""
+    with open(gates_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    value = lambda row, key, digits=3: _fmt(float(row[key]), digits)
+    lines = ["# LoopNet gates: each variant against trivial outputs (test bars)", "",
+             "loss ratio = test loss / loss of silence under the variant's own loss (≤ 0.8 passes); RMS = median "
+             "output AC RMS − target's (within ±6 dB passes); MR-STFT = median multi-resolution log-magnitude "
+             "distance to the own target, beside a real bar of another loop; LSD = log-spectral distance per band (dB), "
+             "output / another real bar.", "",
+             "| Variant | loss ratio | RMS (dB) | MR-STFT own / other real | closer than other real | "
+             "LSD 0–1 kHz | LSD 1–4 kHz | LSD 4–8 kHz | gates |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        lsd = [f"{value(r, f'lsd_{b}_db', 1)} / {value(r, f'lsd_{b}_db_other_real', 1)}" for b in ("low", "mid", "high")]
+        lines.append(f"| {r['variant']} | {value(r, 'loss_ratio')} | {value(r, 'rms_db_diff', 1)} | "
+                     f"{value(r, 'mrstft_to_target', 2)} / {value(r, 'mrstft_other_real', 2)} | "
+                     f"{100 * float(r['share_closer']):.0f}% | {' | '.join(lsd)} | {'pass' if r['passes'] == 'True' else 'FAIL'} |")
     Path(md_path).write_text("\n".join(lines) + "\n")
 
 
@@ -132,7 +165,8 @@ def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str
 
 def plot_training(histories: dict[str, dict], png) -> None:
     """Probe loss (fixed training segments, eval mode) before training and after each epoch, per
-    variant, relative to its value before training (the variants' losses have different scales)."""
+    variant, relative to the loss of silence on the same segments (the variants' losses have
+    different scales; below 1 = better than silence, the dashed gate at 0.8)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,9 +175,10 @@ def plot_training(histories: dict[str, dict], png) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for variant, history in histories.items():
         probe = np.asarray(history["probe_loss"], dtype=float)
-        ax.plot(range(len(probe)), probe / probe[0], marker="o", markersize=3, label=variant)
+        ax.plot(range(len(probe)), probe / history.get("silence_probe_loss", probe[0]), marker="o", markersize=3, label=variant)
+    ax.axhline(0.8, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("probe loss / initial")
+    ax.set_ylabel("probe loss / loss of silence")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -96,11 +96,28 @@ class SampleSet:
 # Reading loops
 
 
-def read_training_loops(paths) -> tuple[np.ndarray, np.ndarray]:
-    """The loop set (results/loops/shard-*.parquet): packed rolls (N, 912) and loop scores (N,)."""
-    from loopgen.detector import LOOP_SCHEMA
+def read_training_loops(loop_paths, codes_path) -> tuple[np.ndarray, np.ndarray]:
+    """The real set of P/R/D/C and the "training set" row of table 2: the loops of the VQ-VAE's
+    training split (split == 'train' in results/symbolic/codes.parquet), never its validation
+    songs -- as the released code (`original_data[:num_train_origin]`). Packed rolls and scores."""
+    return read_split_loops(loop_paths, codes_path, "train")
 
-    return _read_rolls_and_scores(paths, LOOP_SCHEMA)
+
+def read_split_loops(loop_paths, codes_path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Packed rolls (N, 912) and loop scores (N,) of the loops (results/loops/shard-*.parquet) in
+    one split ('train' | 'val') of results/symbolic/codes.parquet."""
+    import pyarrow.compute as pc
+
+    from loopgen.detector import LOOP_SCHEMA
+    from loopgen.symbolic import CODES_SCHEMA
+    from loopgen.tables import read_table
+
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    codes = read_table(codes_path, CODES_SCHEMA, columns=["phrase_id", "split"])
+    keep = pc.equal(codes.column("split"), split)
+    ids = codes.column("phrase_id").filter(keep).combine_chunks()
+    return _read_rolls_and_scores(loop_paths, LOOP_SCHEMA, keep_ids=ids)
 
 
 def read_sample_set(path) -> tuple[np.ndarray, np.ndarray]:
@@ -110,9 +127,10 @@ def read_sample_set(path) -> tuple[np.ndarray, np.ndarray]:
     return _read_rolls_and_scores([path], SAMPLE_SCHEMA)
 
 
-def _read_rolls_and_scores(paths, schema: pa.Schema) -> tuple[np.ndarray, np.ndarray]:
-    """Rolls and loop scores of Parquet files. A row whose roll is not 912 bytes or whose score is
-    missing or not finite is left out, with one warning line naming the file (never silently)."""
+def _read_rolls_and_scores(paths, schema: pa.Schema, keep_ids: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rolls and loop scores of Parquet files (only the rows whose phrase_id is in keep_ids, when
+    given). A row whose roll is not 912 bytes or whose score is missing or not finite is left out,
+    with one warning line naming the file (never silently)."""
     import pyarrow.compute as pc
 
     from loopgen.roll import packed_column
@@ -120,7 +138,11 @@ def _read_rolls_and_scores(paths, schema: pa.Schema) -> tuple[np.ndarray, np.nda
 
     rolls, scores = [], []
     for path in paths:
-        table = read_table(path, schema, columns=["roll", "loop_score"])
+        if keep_ids is None:
+            table = read_table(path, schema, columns=["roll", "loop_score"])
+        else:
+            table = read_table(path, schema, columns=["phrase_id", "roll", "loop_score"])
+            table = table.filter(pc.is_in(table.column("phrase_id"), value_set=keep_ids)).drop_columns(["phrase_id"])
         roll_bytes = pc.binary_length(table.column("roll")).to_numpy(zero_copy_only=False)
         score = table.column("loop_score").to_numpy(zero_copy_only=False).astype(np.float64)
         good = (np.nan_to_num(roll_bytes, nan=-1) == PACKED_BYTES) & np.isfinite(score)
@@ -248,13 +270,7 @@ def acceptance_rows(acceptance: pd.DataFrame, model: str) -> list[dict]:
 
 def validation_rolls(loop_paths, codes_path) -> np.ndarray:
     """Packed rolls of the VQ-VAE's validation songs (split == 'val' in codes.parquet)."""
-    from loopgen.symbolic import CODES_SCHEMA, read_loops
-    from loopgen.tables import read_table
-
-    codes = read_table(codes_path, CODES_SCHEMA, columns=["phrase_id", "split"]).to_pandas()
-    val_ids = codes.loc[codes["split"] == "val", "phrase_id"].to_numpy()
-    loops = read_loops(loop_paths)
-    return loops.packed[np.isin(loops.phrase_id, val_ids)]
+    return read_split_loops(loop_paths, codes_path, "val")[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +286,8 @@ def f1(a: float, b: float) -> float:
 
 def table2(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per set (training set first): LS, UP, ND and the mean and std (over networks,
-    ddof = 1) of P, R, D, C, plus table 3's F1 scores from those means."""
+    the population std, ddof = 0, as the paper's np.std) of P, R, D, C, plus table 3's F1 scores
+    from those means."""
     sets = metrics[metrics["experiment"].isin(["training", "generation", "rejection"])
                    & metrics["metric"].isin(TABLE2_COLUMNS)]
     keys = ["experiment", "model", "mode", "limit"]
@@ -283,7 +300,7 @@ def table2(metrics: pd.DataFrame) -> pd.DataFrame:
             got = group.loc[group["metric"] == metric, "value"]
             row[metric] = got.mean() if len(got) else float("nan")
             if metric in SIMILARITY_METRICS:
-                row[f"{metric} std"] = got.std(ddof=1) if len(got) > 1 else float("nan")
+                row[f"{metric} std"] = float(np.std(got)) if len(got) > 1 else float("nan")
         row["F1 P&R"], row["F1 D&C"] = f1(row["P"], row["R"]), f1(row["D"], row["C"])
         row["n_loops"] = int(group.loc[group["metric"] == "LS", "n_loops"].max())
         rows.append(row)
@@ -341,7 +358,7 @@ def _table2_markdown(t2: pd.DataFrame) -> str:
     rows += [[f"paper: {name}", _sci(ls), _num(up), _num(nd), *(_mean_std(*v) if v else "-" for v in prdc), ""]
              for name, (ls, up, nd, *prdc) in PAPER_TABLE2.items()]
     return ("Table 2. Loop score (LS), unique pitches per bar (UP), note density (ND), and precision, recall, "
-            "density and coverage (mean ± std over random embedding networks) against the training loops.\n\n"
+            "density and coverage (mean ± population std over random embedding networks) against the training split of the loops.\n\n"
             + markdown_table(header, rows))
 
 

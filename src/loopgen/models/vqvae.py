@@ -6,7 +6,8 @@ quantised to one of K = 512 codebook vectors. The codebook is learned by exponen
 averages (decay 0.99, Laplace smoothing with eps 1e-5), and a code whose EMA count falls below 1 is
 restarted at a random encoding of the current batch. Gradients pass the quantiser straight through.
 
-The decoder mirrors the encoder (nearest x2 upsampling) and ends in logits; sigmoid(logit) >= 0.5
+The decoder mirrors the encoder (nearest x2 upsampling; as released, one more LeakyReLU after its
+first block) and ends in logits; sigmoid(logit) >= 0.5
 (logit >= 0) is an active cell. The model returns logits so the loss can use the numerically safe
 BCE-with-logits; `probabilities` applies the sigmoid of the paper.
 """
@@ -143,7 +144,8 @@ class VQVAE(nn.Module):
         encoder.append(nn.Conv1d(c.channels, c.code_dim, 3, padding=1))
         self.encoder = nn.Sequential(*encoder)
         self.codebook = EMACodebook(config)
-        decoder: list[nn.Module] = [CNNBlock(c.code_dim, c.channels, slope)]
+        # As released (VQVAE_Decoder.forward): one more LeakyReLU after the first block.
+        decoder: list[nn.Module] = [CNNBlock(c.code_dim, c.channels, slope), nn.LeakyReLU(slope)]
         for _ in range(c.n_down):
             decoder += [nn.Upsample(scale_factor=2, mode="nearest"), CNNBlock(c.channels, c.channels, slope),
                         ResBlock(c.channels, slope)]
@@ -167,13 +169,14 @@ class VQVAE(nn.Module):
     def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, D, S) -> (straight-through quantised (B, D, S), codes (B, S), commitment loss).
 
-        In training mode the codebook takes its EMA step (and restarts dead codes) here.
+        In training mode the codebook takes its EMA step (and restarts dead codes) here, after the
+        codes and their vectors are taken from the codebook as it was (as the released Quantize).
         """
         flat = z.transpose(1, 2).reshape(-1, self.config.code_dim)
         codes = self.codebook.nearest(flat.detach())
+        quantised = self.codebook.lookup(codes)  # a copy: the EMA step below does not move it
         if self.training:
             self.codebook.ema_update(flat.detach(), codes)
-        quantised = self.codebook.lookup(codes)
         commitment = F.mse_loss(flat, quantised.detach())
         # Straight-through: the forward pass sees the code vectors, the backward pass the identity.
         quantised = flat + (quantised - flat).detach()

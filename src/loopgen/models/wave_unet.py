@@ -13,6 +13,12 @@ Two heads:
   -> level 8, 116 frames for one bar); a 1x1 conv gives log1p-compressed magnitudes
   (B, n_fft // 2 + 1, n_frames). Griffin-Lim (loopgen.loopnet) turns them into a waveform.
 
+Normalisation (SPEC §6 decision; reviews/loopnet-2026-11.md A3): every conv is followed by a
+BatchNorm (the released model's choice) or GroupNorm, the 1x1 head starts at zero and the waveform
+head removes each output's mean (DC). Without them the gradient reaching the bottleneck at
+initialisation is ~6 orders of magnitude below the last layer's and the network settles on
+"output silence" plus a DC offset; tests/unit/test_loopnet.py checks the gradient ratio.
+
 Broadcast global features are constant over time, so a kernel-5 conv over them is a per-channel
 constant except within two samples of the edges (zero padding). `forward` computes exactly that
 (a small matmul instead of convolving 33 constant channels of 29,538 samples in the first encoder
@@ -48,6 +54,9 @@ class LoopNetConfig:
     head: str = "wave"  # "wave" | "stft"
     n_fft: int = 1024  # stft head only
     hop: int = 256  # stft head only
+    norm: str = "batch"  # "batch" | "group" | "none": normalisation after every conv
+    zero_head: bool = True  # the 1x1 head starts at zero: the untrained output is silence, not a DC offset
+    dc_block: bool = True  # wave head: subtract each output's mean (drum loops have no DC)
 
     @property
     def n_time_varying(self) -> int:
@@ -85,11 +94,26 @@ class LoopNetConfig:
         return max(k for k, length in enumerate(lengths) if length >= self.n_frames)
 
 
+NORMS = ("batch", "group", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """The normalisation after a conv: BatchNorm1d, GroupNorm (groups of 4 channels; for batches
+    too small for batch statistics), or nothing."""
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "group":
+        return nn.GroupNorm(max(1, channels // 4), channels)
+    return nn.Identity()
+
+
 class WaveUNet(nn.Module):
     def __init__(self, config: LoopNetConfig):
         super().__init__()
         if config.head not in ("wave", "stft"):
             raise ValueError(f"head must be 'wave' or 'stft', got {config.head!r}")
+        if config.norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {config.norm!r}")
         self.config = config
         k, pad = config.kernel_size, config.kernel_size // 2
         level_channels = [config.in_channels] + [config.filters(i) for i in range(config.n_layers)]
@@ -103,8 +127,13 @@ class WaveUNet(nn.Module):
         for level in range(config.n_layers - 1, self.top_level - 1, -1):
             below = level_channels[level + 1] if level == config.n_layers - 1 else self._decoder_out(level + 1)
             self.decoder.append(nn.Conv1d(below + level_channels[level], self._decoder_out(level), k, padding=pad))
+        self.encoder_norms = nn.ModuleList(_norm(config.norm, conv.out_channels) for conv in self.encoder)
+        self.decoder_norms = nn.ModuleList(_norm(config.norm, conv.out_channels) for conv in self.decoder)
         top_channels = self._decoder_out(self.top_level)
         self.head = nn.Conv1d(top_channels, 1 if config.head == "wave" else config.n_bins, 1)
+        if config.zero_head:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def _decoder_out(self, level: int) -> int:
         """Channels the decoder produces at `level`: those of the encoder there (level 0 gets the first layer's)."""
@@ -143,10 +172,10 @@ class WaveUNet(nn.Module):
         (unconstrained; synthesis clamps them at 0)."""
         slope = self.config.negative_slope
         skips = [None]  # level 0's skip is the stacked input, handled below without broadcasting
-        h = F.leaky_relu(self._first_conv(time_varying, global_features), slope)
+        h = F.leaky_relu(self.encoder_norms[0](self._first_conv(time_varying, global_features)), slope)
         skips.append(h)
-        for conv in self.encoder[1:]:
-            h = F.leaky_relu(conv(h), slope)
+        for conv, norm in zip(self.encoder[1:], self.encoder_norms[1:]):
+            h = F.leaky_relu(norm(conv(h)), slope)
             skips.append(h)
         return self._decode(h, skips, time_varying, global_features)
 
@@ -155,8 +184,8 @@ class WaveUNet(nn.Module):
         slope = self.config.negative_slope
         skips = [inputs]
         h = inputs
-        for conv in self.encoder:
-            h = F.leaky_relu(conv(h), slope)
+        for conv, norm in zip(self.encoder, self.encoder_norms):
+            h = F.leaky_relu(norm(conv(h)), slope)
             skips.append(h)
         n_tv = self.config.n_time_varying
         return self._decode(h, skips, inputs[:, :n_tv], None, stacked=inputs)
@@ -164,7 +193,7 @@ class WaveUNet(nn.Module):
     def _decode(self, h, skips, time_varying, global_features, stacked=None):
         slope = self.config.negative_slope
         level = self.config.n_layers - 1
-        for conv in self.decoder:
+        for conv, norm in zip(self.decoder, self.decoder_norms):
             skip = skips[level]
             length = (skip if skip is not None else time_varying).shape[-1]
             h = F.interpolate(h, size=length, mode="linear", align_corners=True)
@@ -172,11 +201,13 @@ class WaveUNet(nn.Module):
                 h = self._level0_conv(conv, h, time_varying, global_features)
             else:
                 h = conv(torch.cat([h, skip if skip is not None else stacked], dim=1))
-            h = F.leaky_relu(h, slope)
+            h = F.leaky_relu(norm(h), slope)
             level -= 1
         out = self.head(h)
         if self.config.head == "wave":
-            return torch.tanh(out[:, 0])
+            wave = torch.tanh(out[:, 0])
+            # The DC block can push a sample past +-1 by the mean's size; synthesis clips to int16.
+            return wave - wave.mean(dim=-1, keepdim=True) if self.config.dc_block else wave
         if out.shape[-1] != self.config.n_frames:
             out = F.interpolate(out, size=self.config.n_frames, mode="linear", align_corners=True)
         # Linear, not softplus: a saturated softplus stops the gradient where the target is silent.

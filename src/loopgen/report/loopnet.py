@@ -130,7 +130,7 @@ def transfer_grid(results: Path, out: Path, variant: str, n: int, device: str) -
 
 def with_drums(packed: np.ndarray) -> np.ndarray:
     """Indices of the loops with a drum hit LoopNet can play (kick, snare or a hi-hat)."""
-    from loopgen.loopnet import MIDI_DRUM_CHANNEL
+    from loopgen.loopnet.transfer import MIDI_DRUM_CHANNEL
     from loopgen.roll import unpack_rolls
 
     return np.flatnonzero(unpack_rolls(packed)[:, :, sorted(MIDI_DRUM_CHANNEL)].any(axis=(1, 2)))
@@ -141,7 +141,8 @@ def symbolic_to_audio(results: Path, out: Path, variant: str, n: int, device: st
     through LoopNet's MIDI control (kick, snare, hi-hats), with the timbre of a test segment, both
     8 bars at 130 BPM."""
     from loopgen.evaluation.symbolic import read_sample_set
-    from loopgen.loopnet import SAMPLE_RATE, TARGET_BPM, LoopNet, load_segments, rhythm_from_midi
+    from loopgen.loopnet import SAMPLE_RATE, LoopNet, load_segments, rhythm_from_midi
+    from loopgen.loopnet.transfer import TARGET_BPM
     from loopgen.report.symbolic import sample_sets
     from loopgen.symbolic import sample_table, write_listening_files
 

@@ -53,17 +53,23 @@ def sample_sets(results: Path) -> list[SampleSet]:
 
 
 def grid_columns(results: Path) -> list[SampleSet]:
-    return [SampleSet("training", "loops", None), *sample_sets(results)]
+    """The training loops (once the VQ-VAE's split exists: results/symbolic/codes.parquet), then
+    every generated set."""
+    training = [SampleSet("training", "loops", None)] if (results / "symbolic" / "codes.parquet").is_file() else []
+    return [*training, *sample_sets(results)]
 
 
 def rolls_of(column: SampleSet, results: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first n loops of a generated set, or n random training loops (seeded)."""
+    """The first n loops of a generated set, or n random loops (seeded) of the VQ-VAE's training
+    split, the real set the tables compare against."""
     from loopgen.evaluation import symbolic as evaluation
 
     if column.path is not None:
         packed, scores = evaluation.read_sample_set(column.path)
         return packed[:n], scores[:n]
-    packed, scores = evaluation.read_training_loops(sorted((results / "loops").glob("shard-*.parquet")))
+    packed, scores = evaluation.read_training_loops(
+        sorted((results / "loops").glob("shard-*.parquet")), results / "symbolic" / "codes.parquet"
+    )
     index = np.random.default_rng(seed).permutation(len(packed))[:n]
     return packed[index], scores[index]
 

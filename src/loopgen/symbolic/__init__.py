@@ -22,7 +22,16 @@ This package re-exports their public names, so `from loopgen import symbolic; sy
 keeps working.
 """
 
-from loopgen.symbolic.data import CODES_SCHEMA, LOOP_COLUMNS, LoopSet, codes_table, packed_to_arrow, read_codes, read_loops
+from loopgen.symbolic.data import (
+    CODES_SCHEMA,
+    LOOP_COLUMNS,
+    LoopSet,
+    codes_table,
+    packed_to_arrow,
+    read_codes,
+    read_loops,
+    training_split_size,
+)
 from loopgen.symbolic.generation import (
     ACCEPTANCE_SCHEMA,
     SAMPLE_SCHEMA,
@@ -44,6 +53,7 @@ from loopgen.symbolic.vqvae_training import (
     column_density,
     encode_loops,
     hamming,
+    kept_row,
     load_vqvae,
     reconstruction_error,
     save_vqvae,

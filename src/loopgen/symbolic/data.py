@@ -78,3 +78,10 @@ def read_codes(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.int16)
     codes = flat.reshape(n, -1) if n else np.zeros((0, 0), np.int16)
     return codes, np.asarray(table.column("file_id").to_pylist(), object), np.asarray(table.column("split").to_pylist(), object)
+
+
+def training_split_size(codes_path) -> int:
+    """Loops in the VQ-VAE's training split: how many loops a generated set has by default (the
+    paper generates "as many as the training set"; the release used its training-code count)."""
+    table = read_table(codes_path, CODES_SCHEMA, columns=["split"])
+    return int(pc.sum(pc.equal(table.column("split"), "train").cast(pa.int64())).as_py() or 0)

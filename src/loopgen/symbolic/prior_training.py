@@ -52,9 +52,9 @@ def first_code_distribution(codes: np.ndarray, codebook_size: int) -> np.ndarray
 
 
 def train_prior(codes: np.ndarray, file_id: np.ndarray, config: PriorConfig, settings: TrainSettings,
-                checkpoint_dir, device="cpu", run_key: str = "") -> tuple[LSTMPrior, list[dict], np.ndarray]:
-    """Teacher-forced next-code prediction on the VQ-VAE's training codes.
-    Returns (model on CPU in eval mode, history, first-code distribution)."""
+                checkpoint_dir, device="cpu", run_key: str = "") -> tuple[LSTMPrior, list[dict], np.ndarray, dict]:
+    """Teacher-forced next-code prediction on the VQ-VAE's training codes. Returns (the kept model --
+    the best validation-loss epoch -- on CPU in eval mode, history, first-code distribution, selection)."""
     if codes.ndim != 2 or codes.shape[1] != config.seq_len:
         raise ValueError(f"codes must be (N, {config.seq_len}), got {codes.shape}")
     is_val = split_mask(file_id, settings, PRIOR_SPLIT_SALT)
@@ -65,7 +65,7 @@ def train_prior(codes: np.ndarray, file_id: np.ndarray, config: PriorConfig, set
     fingerprint = run_fingerprint([codes, is_val], config, settings, run_key=run_key)
     trainer = _PriorTrainer(model, settings, codes[~is_val], codes[is_val], checkpoint_dir, fingerprint, device)
     history = trainer.run()
-    return model.cpu().eval(), history, first_code_distribution(codes, config.codebook_size)
+    return model.cpu().eval(), history, first_code_distribution(codes, config.codebook_size), trainer.selection
 
 
 def load_prior(model_dir, device="cpu") -> tuple[LSTMPrior, torch.Tensor]:
@@ -75,11 +75,13 @@ def load_prior(model_dir, device="cpu") -> tuple[LSTMPrior, torch.Tensor]:
 
 
 def save_prior(folder, model: LSTMPrior, history: list[dict], first_code_probs: np.ndarray,
-               settings: TrainSettings) -> None:
-    last = history[-1] if history else {}
+               settings: TrainSettings, selection: dict) -> None:
+    """model.pt + model.json: the kept model (best validation loss), which epoch it is and why."""
+    kept = history[selection["epoch"] - 1] if selection.get("epoch") else (history[-1] if history else {})
     save_model(folder, model, model.config, {
-        "settings": dataclasses.asdict(settings), "split_salt": PRIOR_SPLIT_SALT,
-        "val_accuracy": last.get("val_accuracy"), "first_code_probs": first_code_probs.tolist(), "history": history,
+        "settings": dataclasses.asdict(settings), "split_salt": PRIOR_SPLIT_SALT, "selection": selection,
+        "val_loss": kept.get("val_loss"), "val_accuracy": kept.get("val_accuracy"),
+        "first_code_probs": first_code_probs.tolist(), "history": history,
     })
 
 

@@ -23,6 +23,7 @@ log = logging.getLogger("loopgen.symbolic")
 
 class _VQVAETrainer(EpochTrainer):
     name = "vqvae"
+    best_key = "val_hamming"  # the released checkpoint's monitor: validation Hamming error
 
     def __init__(self, model: VQVAE, settings, train_packed, val_packed, checkpoint_dir, fingerprint, device):
         super().__init__(model, settings, len(train_packed), checkpoint_dir, fingerprint)
@@ -51,6 +52,10 @@ class _VQVAETrainer(EpochTrainer):
             totals["zeros_hamming"] += x.mean().item() * len(x)  # an all-zeros prediction errs on every active cell
         return {k: v / len(self.val_packed) for k, v in totals.items()}
 
+    def batchnorm_batches(self):
+        for start in range(0, len(self.train_packed), self.settings.batch_size):
+            yield unpack_batch(self.train_packed[start : start + self.settings.batch_size])
+
     def epoch_extras(self) -> dict:
         counts, self.code_counts = self.code_counts, torch.zeros_like(self.code_counts)
         return {"perplexity": codebook_perplexity(counts), "unused_codes": int((counts == 0).sum()),
@@ -75,8 +80,9 @@ def codebook_perplexity(counts: torch.Tensor) -> float:
 
 
 def train_vqvae(loops: LoopSet, config: VQVAEConfig, settings: TrainSettings, checkpoint_dir, device="cpu",
-                run_key: str = "") -> tuple[VQVAE, list[dict], np.ndarray]:
-    """Train on the loop set; returns (model on CPU in eval mode, history, validation mask)."""
+                run_key: str = "") -> tuple[VQVAE, list[dict], np.ndarray, dict]:
+    """Train on the loop set; returns (the kept model on CPU in eval mode, history, validation
+    mask, selection: which epoch (or the SWA average) was kept and why)."""
     is_val = split_mask(loops.file_id, settings, VQVAE_SPLIT_SALT)
     if (~is_val).sum() < 2:
         raise ValueError(f"need at least 2 training loops, got {(~is_val).sum()} (of {len(loops)} loops)")
@@ -89,7 +95,7 @@ def train_vqvae(loops: LoopSet, config: VQVAEConfig, settings: TrainSettings, ch
     trainer = _VQVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
                             fingerprint, device)
     history = trainer.run()
-    return model.cpu().eval(), history, is_val
+    return model.cpu().eval(), history, is_val, trainer.selection
 
 
 @torch.no_grad()
@@ -128,14 +134,23 @@ def reconstruction_error(model_dir, packed, device="cpu", batch_size: int = 4096
     return total / (len(packed) * PACKED_BYTES * 8)
 
 
-def save_vqvae(folder, model: VQVAE, history: list[dict], is_val: np.ndarray, settings: TrainSettings) -> None:
-    last = history[-1] if history else {}
+def save_vqvae(folder, model: VQVAE, history: list[dict], is_val: np.ndarray, settings: TrainSettings,
+               selection: dict) -> None:
+    """model.pt + model.json: the kept model, its validation numbers and which epoch it is, and why."""
+    kept = kept_row(history, selection)
     save_model(folder, model, model.config, {
         "settings": dataclasses.asdict(settings), "split_salt": VQVAE_SPLIT_SALT,
-        "n_train": int((~is_val).sum()), "n_val": int(is_val.sum()),
-        "val_hamming": last.get("val_hamming"), "zeros_hamming": last.get("zeros_hamming"),
-        "perplexity": last.get("perplexity"), "dead_codes": last.get("dead_codes"), "history": history,
+        "n_train": int((~is_val).sum()), "n_val": int(is_val.sum()), "selection": selection,
+        "val_hamming": kept.get("val_hamming"), "zeros_hamming": kept.get("zeros_hamming"),
+        "perplexity": kept.get("perplexity"), "dead_codes": kept.get("dead_codes"), "history": history,
     })
+
+
+def kept_row(history: list[dict], selection: dict) -> dict:
+    """The validation numbers of the kept model: its epoch's history row, or the SWA average's."""
+    if selection.get("epoch"):
+        return history[selection["epoch"] - 1]
+    return selection.get("swa") or (history[-1] if history else {})
 
 
 VQVAE_PANELS = {"loss": ["train_bce", "val_bce"], "Hamming error": ["train_hamming", "val_hamming", "zeros_hamming"],
