@@ -154,7 +154,10 @@ def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str
 
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.6 * len(rows)), sharex=True)
     for ax, (name, audio) in zip(np.atleast_1d(axes), rows.items()):
-        ax.specgram(audio + 1e-9, NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=-140)
+        # A -80 dBFS noise floor: a silent output (an untrained variant) would put every bin below
+        # vmin=-140 dB, and matplotlib refuses a colour scale whose maximum is under its minimum.
+        floor = 1e-4 * np.random.default_rng(0).standard_normal(len(audio))
+        ax.specgram(audio + floor, NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=-140)
         ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
     np.atleast_1d(axes)[-1].set_xlabel("time (s)")
     fig.suptitle(f"test segment {segment_id}: spectrograms (0–8 kHz)")
