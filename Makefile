@@ -1,13 +1,14 @@
 # The two commands of the project. Both set everything up first (idempotent):
 #   make demo   run the whole workflow on the embedded demo corpus
 #   make test   run the whole test suite (CI runs this through .ci/run)
+#   make lint   check formatting and lint (ruff, snakefmt, snakemake --lint); make format applies the formatters
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench lint format clean
 
 setup: $(STAMP)
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml envs/install-system-tools.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	# timbral_models' setup.py names the withdrawn 'sklearn' package; its real dependencies are in pyproject.toml.
 	$(BIN)/pip install --quiet --no-deps timbral_models==0.4.0
 	touch $(STAMP)
@@ -31,6 +32,18 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest tests/unit
+
+# Rules for both are in pyproject.toml ([tool.ruff], [tool.snakefmt]).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile rules
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -29,6 +29,7 @@ except ConfigError as error:
 
 
 include: "rules/common.smk"
+include: "rules/manifest.smk"
 include: "rules/demo.smk"
 include: "rules/midi.smk"
 include: "rules/audio.smk"

@@ -5,16 +5,26 @@
 #   extract_features per shard: drum activations, envelope, HPCP, 21 timbral values
 #   feature_stats    train-split min/max of the global features
 # Loops go to shards by a stable hash of their file name (loops.parquet records the shard), so the
-# DAG is known up front. Resource comments are for the paper's 8,838 loops / 49,045 segments with
-# audio.n_shards = 32 (~1,500 segments a shard); see benchmarks/bench_audio.py for the measured rates.
+# DAG is known up front; a file (or metadata row) changed in the dump reruns check_loops, its own
+# shard's segment_loops and extract_features, and feature_stats (rules/common.smk, watch_dump).
+# Resource comments are for the paper's 8,838 loops / 49,045 segments with audio.n_shards = 32
+# (~1,500 segments a shard); see benchmarks/bench_audio.py for the measured rates.
+
+from loopgen.audio.dump import AUDIO_SUFFIXES
 
 AUDIO = config["audio"]
 AUDIO_CODE = code_version("audio/", "shards.py", "tables.py")
+# What decides loops.parquet's rows. The shard rules read loops.parquet as an ancient() input, so
+# that a file changed in one shard (which reruns check_loops) does not rerun every shard; these
+# settings go with the shard manifests instead, so a changed setting or code still reruns them all.
+LOOPS_SETTINGS = {key: AUDIO[key] for key in ("metadata", "tempo", "segments", "n_shards")} | {"seed": config["seed"]}
+watch_dump("audio", AUDIO_SUFFIXES, AUDIO["metadata"], settings={**LOOPS_SETTINGS, "code": AUDIO_CODE})
 
 
 rule check_loops:
     input:
-        raw=AUDIO["raw_dir"],
+        raw=ancient(AUDIO["raw_dir"]),
+        manifests=expand(manifest_of("audio"), shard=shards("audio")),
     output:
         loops="results/audio/loops.parquet",
         bar_corr="results/audio/bar_corr.parquet",
@@ -43,8 +53,9 @@ rule check_loops:
 
 rule segment_loops:
     input:
-        raw=AUDIO["raw_dir"],
-        loops=rules.check_loops.output.loops,
+        raw=ancient(AUDIO["raw_dir"]),
+        loops=ancient(rules.check_loops.output.loops),
+        manifest=manifest_of("audio"),
     output:
         segments="results/audio/segments/shard-{shard}.parquet",
     params:
@@ -66,8 +77,8 @@ rule segment_loops:
 
 rule extract_features:
     input:
-        raw=AUDIO["raw_dir"],
-        loops=rules.check_loops.output.loops,
+        raw=ancient(AUDIO["raw_dir"]),
+        loops=ancient(rules.check_loops.output.loops),
         segments=rules.segment_loops.output.segments,
     output:
         features="results/audio/features/shard-{shard}.parquet",

@@ -1,6 +1,8 @@
 # Input functions, wildcard constraints and helpers shared by the stage files.
 import hashlib
 
+from loopgen import manifest
+
 LIBRARY = Path(workflow.basedir) / "src" / "loopgen"
 
 # Each stage file registers its final outputs here: TARGETS["midi"] = [...].
@@ -32,3 +34,46 @@ def code_version(*modules):
 def shards(section):
     """Shard indices of a sharded stage (midi or audio)."""
     return range(config[section]["n_shards"])
+
+
+# Raw dumps and their manifests (loopgen/manifest.py says why): the raw stages read a dump as an
+# ancient() folder, so its top-level modification time reruns nothing, and their shard's manifest
+# as a normal input, so a file added, removed or replaced anywhere in the dump reruns its shard.
+# Where the workflow makes the dump itself (the demo), the demo's labels file stands for it: a
+# remade demo remakes every listing.
+DEMO_DUMP_LABELS = {
+    DEMO_MIDI_DIR: "resources/demo/labels/midi_windows.parquet",
+    DEMO_AUDIO_DIR: "resources/demo/labels/audio_loops.parquet",
+}
+# section -> which files of its dump count and what its shard jobs read as ancient(); see watch_dump.
+DUMPS: dict[str, dict] = {}
+
+
+def raw_dump(section):
+    """Input entries for a stage's raw dump (config[section]['raw_dir'])."""
+    raw_dir = config[section]["raw_dir"]
+    made_by_workflow = {"made": DEMO_DUMP_LABELS[raw_dir]} if raw_dir in DEMO_DUMP_LABELS else {}
+    return {"raw": ancient(raw_dir), **made_by_workflow}
+
+
+def watch_dump(section, suffixes, metadata=None, settings=None):
+    """Give config[section]'s dump per-shard manifests, and bring their listings up to date.
+
+    `settings`: what decides the outputs a shard job reads as ancient() (the audio shards read
+    loops.parquet so); a change remakes every manifest, so every shard job reruns. (A param of the
+    shard jobs themselves would not do: Snakemake does not check it when the job upstream reruns.)
+    Runs while the Snakefile is read, before the DAG is built, so a changed listing is newer than
+    its manifest. Only the main process does it (a cluster job reads the Snakefile again)."""
+    DUMPS[section] = {"suffixes": suffixes, "metadata": metadata, "settings": settings}
+    raw_dir, folder = config[section]["raw_dir"], Path("results") / section / "manifest"
+    if not (workflow.is_main_process and folder.is_dir() and Path(raw_dir).is_dir()):
+        return
+    texts = manifest.shard_texts(raw_dir, suffixes, config[section]["n_shards"], metadata)
+    changed = manifest.refresh(folder, texts)
+    if changed:
+        print(f"{section}: files changed in {raw_dir}: shards {changed} will rerun", file=sys.stderr)
+
+
+def manifest_of(section):
+    return f"results/{section}/manifest/shard-{{shard}}.tsv"
+

@@ -3,7 +3,7 @@
 # -> evaluation against the demo's ground-truth labels (when detector.labels is set).
 
 DETECTOR_DIR = "results/models/loop_detector"
-DETECTOR_CODE = ("detector.py", "models/loop_detector.py", "roll.py", "training.py")
+DETECTOR_CODE = ("detector", "models/loop_detector.py", "roll.py", "training.py")
 
 
 rule train_loop_detector:

@@ -2,15 +2,19 @@
 # resources/demo/lmd) -> one phrase shard and one files table per shard -> results/midi/files.parquet,
 # where every raw file has one row: accepted with its phrase count, or rejected with a reason.
 
+from loopgen.midi import MIDI_SUFFIXES
+
 MIDI_CODE = ("midi", "roll.py", "shards.py", "tables.py")
 # Everything in the midi section except where the files are and how they are split: a change to
 # any of these (a threshold, the bass programs, ...) reruns the shards, and nothing upstream.
 MIDI_SETTINGS = {key: value for key, value in config["midi"].items() if key not in ("raw_dir", "n_shards")}
+watch_dump("midi", MIDI_SUFFIXES)
 
 
 rule extract_phrases:
     input:
-        raw=config["midi"]["raw_dir"],
+        raw=ancient(config["midi"]["raw_dir"]),
+        manifest=manifest_of("midi"),
     output:
         phrases="results/midi/phrases/shard-{shard}.parquet",
         files="results/midi/files/shard-{shard}.parquet",

@@ -137,7 +137,7 @@ rule sample_loops:
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
-        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+        code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
         "logs/symbolic/sample_loops-{mode}.log",
     benchmark:
@@ -199,7 +199,7 @@ rule rejection_sweep:
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
-        code=code_version(*SYMBOLIC_CODE, "detector.py"),
+        code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
         "logs/symbolic/rejection_sweep-{mode}-{limit}.log",
     benchmark:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -49,11 +50,18 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is refused; the message is one line a person can act on."""
+
+
 class Checkpoint:
     """A resumable training state in a folder that is NOT a Snakemake output (Snakemake deletes
     outputs before a rerun, which would throw the progress away).
 
-    state is a dict of state_dicts (model, optimiser, ...) plus plain values (epoch, history, RNG).
+    state is a dict of state_dicts (model, optimiser, ...) plus plain values (epoch, history, RNG
+    from `rng_state`): tensors, numbers, strings, None and lists/tuples/dicts of them. It is loaded
+    with weights_only=True, so a file someone else put in the folder cannot run code when read;
+    numpy values are stored as tensors or Python numbers for that reason (`save` converts them).
     """
 
     def __init__(self, folder: str | os.PathLike):
@@ -62,15 +70,55 @@ class Checkpoint:
     def load(self) -> dict | None:
         if not self.path.exists():
             return None
-        return torch.load(self.path, map_location="cpu", weights_only=False)
+        try:
+            return torch.load(self.path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            # torch's message is a page of advice on turning the protection off; keep its first line.
+            reason = str(error).strip().splitlines()[0]
+            raise CheckpointError(
+                f"{self.path}: refused to load: it holds pickled objects other than tensors and plain values "
+                f"({reason}); it was not written by this version of loopgen or was tampered with; delete it to train from scratch"
+            ) from None
 
     def save(self, state: dict) -> None:
-        _atomic_torch_save(state, self.path)
+        _atomic_torch_save(_plain(state), self.path)
+
+
+# What torch.load(weights_only=True) reads back, besides containers and numpy (converted by _plain).
+_PLAIN_TYPES = (torch.Tensor, str, bytes, int, float, complex, bool, type(None), torch.Size, torch.dtype, torch.device)
+
+
+def _plain(value, where: str = "state"):
+    """`value` with numpy arrays as tensors and numpy scalars as Python numbers, so that
+    torch.load(weights_only=True) reads it back; anything else is a TypeError naming where it is
+    (found when saving, not when a resumed run refuses the file). Dicts keep their type and
+    state-dict `_metadata`."""
+    if isinstance(value, dict):
+        plain = type(value)((key, _plain(item, f"{where}[{key!r}]")) for key, item in value.items())
+        if hasattr(value, "_metadata"):
+            plain._metadata = value._metadata
+        return plain
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        return type(value)(_plain(item, f"{where}[{i}]") for i, item in enumerate(value))
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if not isinstance(value, _PLAIN_TYPES):
+        raise TypeError(f"checkpoint {where}: a {type(value).__name__} is not a tensor or plain value "
+                        "(a checkpoint is read with weights_only=True; store its fields instead)")
+    return value
 
 
 def rng_state() -> dict:
-    """Every RNG a training loop draws from, so a resumed run continues the same random stream."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG a training loop draws from, so a resumed run continues the same random stream.
+
+    Tensors and plain values only (a Checkpoint is read with weights_only=True): numpy's
+    Mersenne-Twister key becomes an int64 tensor beside its position and cached Gaussian."""
+    algorithm, key, pos, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = {"algorithm": algorithm, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)}
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -78,7 +126,9 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    np.random.set_state((numpy_state["algorithm"], numpy_state["key"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -6,7 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from loopgen.audio import timbre_fast as tf
+from loopgen.audio import timbre_envelopes as envelopes
+from loopgen.audio import timbre_spectra as spectra
 from loopgen.audio.features import TIMBRE_NAMES, TimbreBands
 from loopgen.audio.timbre import TIMBRE_MODELS, TimbreError, models, timbre
 
@@ -74,7 +75,7 @@ def test_median_kernel_equals_scipys_median_filter(shape):
 
     x = np.random.default_rng(1).random(shape) ** 3
     x[::3, ::4] = 0.25  # ties, which the ranks order by age
-    np.testing.assert_array_equal(tf.median_filter_rows(x, 31), scipy.ndimage.median_filter(x, size=(1, 31), mode="reflect"))
+    np.testing.assert_array_equal(spectra.median_filter_rows(x, 31), scipy.ndimage.median_filter(x, size=(1, 31), mode="reflect"))
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 20])
@@ -84,24 +85,24 @@ def test_median_of_rows_shorter_than_the_window_reflects_the_edges(n):
 
     x = np.random.default_rng(n).random((2, n))
     expected = np.median(sliding_window_view(np.pad(x, ((0, 0), (15, 15)), mode="symmetric"), 31, axis=1), axis=-1)
-    np.testing.assert_array_equal(tf.median_filter_rows(x, 31), expected)
+    np.testing.assert_array_equal(spectra.median_filter_rows(x, 31), expected)
 
 
 def test_envelope_onsets_and_attacks_equal_the_packages(util, demo_bars):
     audio, _ = util.file_read(demo_bars[1], SR)
-    envelope = tf.sample_and_hold_envelope(audio, SR, decay_time=0.1)
+    envelope = envelopes.sample_and_hold_envelope(audio, SR, decay_time=0.1)
     np.testing.assert_array_equal(envelope, util.sample_and_hold_envelope_calculation(audio, SR, decay_time=0.1))
-    onsets = tf.calculate_onsets(audio, envelope, SR, tf.onset_strength(audio, SR), nperseg=4096)
+    onsets = envelopes.calculate_onsets(audio, envelope, SR, envelopes.onset_strength(audio, SR), nperseg=4096)
     assert onsets == util.calculate_onsets(audio, envelope, SR, nperseg=4096) and len(onsets) > 2
     for start, stop in itertools.pairwise(onsets):
         expected = util.calculate_attack_time(envelope[start:stop].copy(), SR, max_attack_time=0.1)
-        assert tf.attack_time(envelope[start:stop], SR, max_attack_time=0.1) == (expected[0], expected[2])
+        assert envelopes.attack_time(envelope[start:stop], SR, max_attack_time=0.1) == (expected[0], expected[2])
 
 
 def test_loudness_of_loud_quiet_and_silent_windows_equals_the_packages(util, demo_bars):
     windows = util.window_audio(util.file_read(demo_bars[2], SR)[0], window_length=4096)[:6]
     windows = np.concatenate([windows, 1e-4 * windows[:2], np.zeros((1, 4096))])
-    N_entire, N_single = tf.specific_loudness(tf.third_octave_levels(windows, 100.0, SR))
+    N_entire, N_single = spectra.specific_loudness(spectra.third_octave_levels(windows, 100.0, SR))
     for i, window in enumerate(windows):
         expected_entire, expected_single = util.specific_loudness(window, Pref=100.0, fs=SR, Mod=0)
         assert N_entire[i] == expected_entire
@@ -115,7 +116,7 @@ def test_peak_picking_equals_the_packages(util):
     for threshold in (0.01, 0.2):
         spectrum = np.abs(np.fft.rfft(rng.standard_normal(4096)))
         normalised = (spectrum - spectrum.min()) / (spectrum.max() - spectrum.min())
-        ours = tf.detect_peaks(normalised, freq, cthr=threshold, unprocessed_array=spectrum)
+        ours = spectra.detect_peaks(normalised, freq, cthr=threshold, unprocessed_array=spectrum)
         theirs = util.detect_peaks(normalised, cthr=threshold, unprocessed_array=spectrum, freq=freq)
         assert len(ours[0]) > 5
         for a, b in zip(ours, theirs):
@@ -128,7 +129,7 @@ def test_roll_on_matches_the_packages_pairwise_sums_at_the_threshold():
     thresholds = 0.05 * rows.sum(axis=1)
     # thresholds exactly on a prefix sum as numpy's pairwise np.sum rounds it
     thresholds[:25] = [np.sum(row[:k]) for row, k in zip(rows[:25], rng.integers(1, 300, 25))]
-    rollon, rolloff = tf.rollon_rolloff(rows, thresholds, 0.5)
+    rollon, rolloff = spectra.rollon_rolloff(rows, thresholds, 0.5)
     for row, threshold, n, last in zip(rows, thresholds, rollon, rolloff):
         expected = 1
         while np.sum(row[:expected]) < threshold:  # the package's loop
@@ -144,9 +145,9 @@ def test_line_fit_r2_equals_sklearns_score():
     y = -2 * x + rng.normal(0, 0.3, x.size)
     X = np.array([x, np.ones_like(x)]).transpose()
     expected = LinearRegression(fit_intercept=False).fit(X, y).score(X, y)
-    assert tf.line_fit_r2(x, y) == pytest.approx(expected, rel=1e-12)
+    assert spectra.line_fit_r2(x, y) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="infinity"):
-        tf.line_fit_r2(x, np.append(y[:-1], -np.inf))
+        spectra.line_fit_r2(x, np.append(y[:-1], -np.inf))
 
 
 @pytest.mark.parametrize("window, nperseg, noverlap, nfft, scaling",
@@ -156,7 +157,7 @@ def test_spectrogram_equals_scipys_values_and_summation_order(window, nperseg, n
     from scipy.signal import spectrogram
 
     x = np.random.default_rng(5).standard_normal(30000)
-    freqs, ours = tf.psd_spectrogram(x, SR, window, nperseg, noverlap, nfft, scaling)
+    freqs, ours = spectra.psd_spectrogram(x, SR, window, nperseg, noverlap, nfft, scaling)
     expected_freqs, _, expected = spectrogram(x, SR, window, nperseg, noverlap, nfft, "constant", True, scaling)
     np.testing.assert_array_equal(freqs, expected_freqs)
     np.testing.assert_array_equal(ours, expected)
@@ -169,7 +170,17 @@ def test_bandwidth_and_percussive_ratio_equal_the_packages(util, demo_bars):
     padded = np.pad(audio, (4097, 0))
     expected, _, _ = util.get_bandwidth_array(padded, SR, nperseg=4096, overlap_step=128,
                                               rolloff_thresh=util.db2mag(-75), normalisation_method="none")
-    np.testing.assert_array_equal(tf.bandwidth_array(padded, SR, 4096, 128, util.db2mag(-75)), expected)
+    np.testing.assert_array_equal(spectra.bandwidth_array(padded, SR, 4096, 128, util.db2mag(-75)), expected)
     import librosa
 
-    assert tf.percussive_ratio(librosa.stft(audio)) == util.get_percussive_audio(audio)
+    assert spectra.percussive_ratio(librosa.stft(audio)) == util.get_percussive_audio(audio)
+
+
+def test_imports_flow_one_way_from_the_entry_point_to_the_engines():
+    # timbre.py (the entry point) uses the engines; the engines never import it back.
+    import subprocess
+    import sys
+
+    code = ("import sys, loopgen.audio.timbre_fast, loopgen.audio.timbral_package; "
+            "assert 'loopgen.audio.timbre' not in sys.modules, 'timbre_fast imports timbre'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -153,11 +153,13 @@ def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str
     plt.close(fig)
 
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.6 * len(rows)), sharex=True)
+    from matplotlib import mlab
+
+    # One colour scale for all rows, from the loudest bin of any of them down 100 dB (an all-silent
+    # output, e.g. an untrained model, then shows black instead of breaking the colour scale).
+    top = max(10 * np.log10(mlab.specgram(a + 1e-9, NFFT=1024, Fs=sr, noverlap=768)[0].max()) for a in rows.values())
     for ax, (name, audio) in zip(np.atleast_1d(axes), rows.items()):
-        # A -80 dBFS noise floor: a silent output (an untrained variant) would put every bin below
-        # vmin=-140 dB, and matplotlib refuses a colour scale whose maximum is under its minimum.
-        floor = 1e-4 * np.random.default_rng(0).standard_normal(len(audio))
-        ax.specgram(audio + floor, NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=-140)
+        ax.specgram(audio + 1e-9, NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=top - 100, vmax=top)
         ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
     np.atleast_1d(axes)[-1].set_xlabel("time (s)")
     fig.suptitle(f"test segment {segment_id}: spectrograms (0–8 kHz)")
