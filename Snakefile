@@ -40,6 +40,16 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"  # last: it reads every stage's TARGETS
 
 
+# Seconds of work on small tables: on Slurm these run beside Snakemake instead of queueing a job.
+localrules:
+    merge_midi_files,
+    summarise_loops,
+    feature_stats,
+    rejection_table,
+    rejection_none,
+    evaluate_loopnet,
+
+
 rule all:
     default_target: True
     input:

@@ -13,6 +13,13 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+# Slurm time limit of the resumable GPU jobs (trainings, rejection sweep), in minutes. 4 h fits
+# the MaxTime of nearly every GPU partition (many stop at 4-24 h; sbatch rejects a job above it).
+# A job that needs longer is killed at the limit and resumes from its checkpoint when Snakemake
+# resubmits it (profiles/slurm: retries), so the work survives; raise it where the site allows.
+RESUMABLE_RUNTIME = 240
+
+
 def all_targets():
     return [path for stage_targets in TARGETS.values() for path in stage_targets]
 

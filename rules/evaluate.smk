@@ -81,6 +81,7 @@ rule symbolic_reconstruction:
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=3000,
         mem_mb=4000,
         runtime=60,
     script:
@@ -158,6 +159,7 @@ rule loopnet_fad:
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=240,
     script:

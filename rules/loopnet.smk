@@ -43,13 +43,14 @@ rule train_loopnet:
     # read row group by row group into one preallocated array; features ~0.1 GB), 1.2M weights.
     # Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py, before BatchNorm, which
     # costs 5-13%), so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take
-    # minutes (an estimate: no GPU was at hand), and 100 epochs fit in the 12 h runtime. A checkpoint
-    # is written every epoch, so a job killed at its time limit resumes where it stopped.
+    # minutes (an estimate: no GPU was at hand). A checkpoint is written every epoch, so a job
+    # killed at its time limit (RESUMABLE_RUNTIME) resumes where it stopped when Slurm runs it again.
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=6000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_loopnet.py"
 
@@ -69,6 +70,7 @@ rule synthesize_test:
         device=config["device"],
         batch_size=LOOPNET["batch_size"],
         griffin_lim_iters=LOOPNET["griffin_lim_iters"],
+        n_wavs=LOOPNET["n_wavs"],
         code=LOOPNET_CODE,
     log:
         "logs/loopnet/synthesize_test-{variant}.log",
@@ -95,6 +97,7 @@ rule griffin_lim_baseline:
         n_fft=LOOPNET["stft_n_fft"],
         hop=LOOPNET["stft_hop"],
         iterations=LOOPNET["griffin_lim_iters"],
+        n_wavs=LOOPNET["n_wavs"],
         device=config["device"],
         code=LOOPNET_CODE,
     log:

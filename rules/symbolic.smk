@@ -55,13 +55,16 @@ rule train_vqvae:
         "logs/symbolic/train_vqvae.log",
     benchmark:
         "logs/symbolic/train_vqvae.benchmark.tsv"
-    # Paper scale: 600k training loops x 500 epochs. The loops sit packed in memory (0.7 GB) and
-    # on the GPU; about 1-2 h on one H100 (20-30k samples/s), weeks on CPU (~300 samples/s).
+    # Paper scale: 600k training loops x 500 epochs = 3.0e8 samples. The loops sit packed in memory
+    # (0.7 GB) and on the GPU: 2.8-4.2 h at an H100's estimated 20-30k samples/s, 8-17 h on a
+    # T4/V100-class GPU (5-10k/s), ~14 days on one CPU core (250/s). A checkpoint every epoch:
+    # each Slurm attempt of RESUMABLE_RUNTIME continues where the last one stopped.
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=8000,
         mem_mb=16000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_vqvae.py"
 
@@ -84,6 +87,7 @@ rule encode_loops:
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=3000,
         mem_mb=8000,
         runtime=60,
     script:
@@ -110,12 +114,13 @@ rule train_prior:
     benchmark:
         "logs/symbolic/train_prior.benchmark.tsv"
     # Paper scale: 570k sequences x 31 tokens x 100 epochs through a 7.95M-weight LSTM
-    # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU.
+    # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU. Resumes per epoch.
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=6000,
         mem_mb=8000,
-        runtime=720,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/train_prior.py"
 
@@ -128,34 +133,59 @@ rule sample_loops:
         detector=f"{DETECTOR_DIR}/model.pt",
         detector_meta=f"{DETECTOR_DIR}/model.json",
     output:
-        samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
+        samples=temp(f"{SAMPLES_DIR}/chunks/{{mode}}-{{chunk}}.parquet"),
     wildcard_constraints:
         mode=MODE_PATTERN,
+        chunk=r"\d+",
     params:
         mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
         n_samples=SAMPLING["n_samples"],
+        chunks=SAMPLING["chunks"],
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
         code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
-        "logs/symbolic/sample_loops-{mode}.log",
+        "logs/symbolic/sample_loops-{mode}-{chunk}.log",
     benchmark:
-        "logs/symbolic/sample_loops-{mode}.benchmark.tsv"
-    # 752k loops x 31 LSTM steps (~0.5 GFLOP a loop): minutes on a GPU, ~1-2 h on 4 CPU cores.
-    # Memory: the packed output (0.7 GB) plus one batch.
+        "logs/symbolic/sample_loops-{mode}-{chunk}.benchmark.tsv"
+    # 752k loops x 31 LSTM steps (~0.5 GFLOP a loop) a mode: ~1-2 min on a GPU, 67 min on one CPU
+    # core (188 loops/s), so on CPU nodes sampling.chunks splits it into jobs with derived seeds.
+    # Memory: the packed output (0.7 GB a mode) plus one batch.
     threads: 1
     resources:
         gpu=1,
+        gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=240,
     script:
         "../workflow/scripts/sample_loops.py"
 
 
+rule gather_samples:
+    input:
+        chunks=lambda wildcards: expand(f"{SAMPLES_DIR}/chunks/{wildcards.mode}-{{chunk}}.parquet",
+                                        chunk=range(SAMPLING["chunks"])),
+    output:
+        samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    log:
+        "logs/symbolic/gather_samples-{mode}.log",
+    benchmark:
+        "logs/symbolic/gather_samples-{mode}.benchmark.tsv"
+    # Copies the chunks one at a time into one file (row groups kept): seconds, one chunk in memory.
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/gather_samples.py"
+
+
 rule listen_samples:
     input:
-        samples=rules.sample_loops.output.samples,
+        samples=rules.gather_samples.output.samples,
     output:
         folder=directory(f"{SAMPLES_DIR}/listen/{{mode}}"),
     wildcard_constraints:
@@ -178,6 +208,11 @@ rule listen_samples:
         "../workflow/scripts/listen_samples.py"
 
 
+# The nested limits share one stream (loopgen.symbolic.rejection): one job a mode writes every
+# numeric limit; limit none keeps every loop, so it is the head of the plain samples of that mode.
+NUMERIC_LIMITS = [name for name, limit in REJECTION_LIMITS.items() if limit is not None]
+
+
 rule rejection_sweep:
     input:
         codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
@@ -186,32 +221,58 @@ rule rejection_sweep:
         detector=f"{DETECTOR_DIR}/model.pt",
         detector_meta=f"{DETECTOR_DIR}/model.json",
     output:
-        samples=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-{{limit}}.parquet",
-        stats=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-{{limit}}.json",
+        samples=expand(f"{SAMPLES_DIR}/rejection/{{{{mode}}}}-limit-{{limit}}.parquet", limit=NUMERIC_LIMITS),
+        stats=expand(f"{SAMPLES_DIR}/rejection/{{{{mode}}}}-limit-{{limit}}.json", limit=NUMERIC_LIMITS),
     wildcard_constraints:
         mode=MODE_PATTERN,
-        limit="|".join(REJECTION_LIMITS),
     params:
         mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
-        limit=lambda wildcards: REJECTION_LIMITS[wildcards.limit],
+        limits=[REJECTION_LIMITS[name] for name in NUMERIC_LIMITS],
         n_keep=REJECTION["n_keep"],
         max_tries=REJECTION["max_tries"],
         batch_size=SAMPLING["batch_size"],
         seed=config["seed"],
         device=config["device"],
+        state_dir="results/checkpoints/rejection-{mode}",
         code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
-        "logs/symbolic/rejection_sweep-{mode}-{limit}.log",
+        "logs/symbolic/rejection_sweep-{mode}.log",
     benchmark:
-        "logs/symbolic/rejection_sweep-{mode}-{limit}.benchmark.tsv"
-    # Up to max_tries generated loops (default 10 x n_keep = 7.5M): up to an hour or two on a GPU.
+        "logs/symbolic/rejection_sweep-{mode}.benchmark.tsv"
+    # The tightest limit's tries, at most max_tries (10 x n_keep = 7.5M) loops: 1.8M at the demo's
+    # acceptance rates, ~20-60 min on a GPU, 2.6-11 h on one CPU core (188 loops/s). Progress is
+    # saved with the kept loops every 65,536 of them: a job killed at its time limit resumes.
     threads: 1
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=720,
+        gpu_mem_mb=4000,
+        mem_mb=4000,
+        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/rejection_sweep.py"
+
+
+rule rejection_none:
+    input:
+        samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
+        codes=rules.encode_loops.output.codes,  # n_keep null: as many as the training split
+    output:
+        samples=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.parquet",
+        stats=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.json",
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    params:
+        n_keep=REJECTION["n_keep"],
+    log:
+        "logs/symbolic/rejection_none-{mode}.log",
+    benchmark:
+        "logs/symbolic/rejection_none-{mode}.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/rejection_none.py"
 
 
 rule rejection_table:

@@ -79,14 +79,22 @@ def bar_correlation(packed) -> np.ndarray:
 
 def packed_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A Parquet binary column of 912-byte rolls as an (N, 912) uint8 array, without a Python
-    object per row (the values of a binary array lie back to back in one buffer)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.binary())
-    if len(column) == 0:
+    object per row (the values of a binary array lie back to back in one buffer).
+
+    Chunk by chunk: combining the chunks first would need one binary array of every roll, whose
+    int32 offsets stop at 2**31 bytes (2.35M rolls, or two paper-scale MIDI shards)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    arrays = [_packed_chunk(chunk) for chunk in chunks if len(chunk)]
+    if not arrays:
         return np.zeros((0, PACKED_BYTES), dtype=np.uint8)
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _packed_chunk(column: pa.Array) -> np.ndarray:
     if column.null_count:
         raise ValueError(f"{column.null_count} rolls are null")
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    offset_type = np.int64 if pa.types.is_large_binary(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=offset_type)[column.offset : column.offset + len(column) + 1]
     if not np.all(np.diff(offsets) == PACKED_BYTES):
         raise ValueError(f"rolls must be {PACKED_BYTES} bytes each")
     data = np.frombuffer(column.buffers()[2], dtype=np.uint8)

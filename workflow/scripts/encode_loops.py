@@ -12,10 +12,10 @@ import torch
 
 from loopgen import symbolic
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 model_dir = Path(snakemake.input.model).parent
 model = symbolic.load_vqvae(model_dir, device)
 settings = symbolic.TrainSettings(**json.loads(Path(snakemake.input.meta).read_text())["settings"])

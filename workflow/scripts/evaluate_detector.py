@@ -12,9 +12,9 @@ import pandas as pd
 
 from loopgen import detector
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
-model = detector.load_detector(Path(snakemake.input.model).parent, pick_device(snakemake.params.device))
+model = detector.load_detector(Path(snakemake.input.model).parent, rule_device(snakemake))
 threshold = float(model.threshold)
 scores = detector.score_phrase_shards(model, snakemake.input.phrases)
 labels = pd.read_parquet(snakemake.input.labels) if snakemake.input.get("labels") else None

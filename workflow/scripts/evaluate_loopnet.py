@@ -10,7 +10,7 @@ from loopgen import loopnet
 from loopgen.audio.segments import from_pcm
 from loopgen.evaluation import coherence, fad
 from loopgen.evaluation import loopnet_tables as tables
-from loopgen.tables import read_table
+from loopgen.tables import read_head, read_table
 
 out = snakemake.output
 tables.fad_table(read_table(snakemake.input.fad, fad.FAD_SCHEMA).to_pylist(), out.fad_csv, out.fad_md)
@@ -27,7 +27,7 @@ tables.plot_training(histories, out.training_png)
 real = loopnet.read_segment_audio(snakemake.input.segments, split="test")
 sets = {}
 for path in snakemake.input.sets:
-    table = loopnet.read_set(path)
+    table = read_head(path, loopnet.SYNTH_SCHEMA, 1)  # one bar a set is plotted
     sets[table["set"][0].as_py()] = from_pcm(loopnet.pcm_matrix(table)[0])
 tables.plot_examples(from_pcm(real.pcm[0]), sets, real.segment_id[0], out.waveforms_png, out.spectrograms_png)
 log.info("figures: %s, %s, %s", out.training_png, out.waveforms_png, out.spectrograms_png)

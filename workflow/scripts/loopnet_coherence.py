@@ -13,11 +13,11 @@ from loopgen import loopnet
 from loopgen.audio.features import TIMBRE_NAMES
 from loopgen.evaluation import coherence
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
-model = loopnet.LoopNet.load(Path(snakemake.input.model).parent, pick_device(p.device), p.griffin_lim_iters)
+model = loopnet.LoopNet.load(Path(snakemake.input.model).parent, rule_device(snakemake), p.griffin_lim_iters)
 test = loopnet.load_segments(snakemake.input.segments, snakemake.input.features, split="test")
 picked = coherence.pick_loops(test.loop_id, test.bar, p.n_loops, p.seed)
 columns = coherence.timbre_columns(p.features)

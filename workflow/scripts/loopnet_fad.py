@@ -11,7 +11,7 @@ from loopgen import loopnet
 from loopgen.audio.segments import from_pcm
 from loopgen.evaluation import fad
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
@@ -27,7 +27,7 @@ for path in snakemake.input.sets:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
     sets[name] = from_pcm(loopnet.pcm_matrix(table))
 
-embedding = fad.make_embedding(p.vggish_checkpoint, p.seeds, p.example_hop_s, pick_device(p.device), p.peak_normalise, p.embedding)
+embedding = fad.make_embedding(p.vggish_checkpoint, p.seeds, p.example_hop_s, rule_device(snakemake), p.peak_normalise, p.embedding)
 log.info("embedding: %s; %d real test segments, sets: %s", embedding.name, len(reference), ", ".join(sets))
 rows = [{**row, "kind": "set"} for row in fad.fad_sets(embedding, reference, sets, p.bootstrap)]
 rows += [{**row, "kind": "reference"} for row in fad.fad_sets(embedding, reference, fad.reference_sets(reference), p.bootstrap)]

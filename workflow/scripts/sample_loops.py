@@ -1,4 +1,5 @@
-"""Rule sample_loops: n_samples generated loops of one sampling mode, decoded and loop-scored."""
+"""Rule sample_loops: one chunk of a sampling mode's n_samples generated loops, decoded and
+loop-scored (gather_samples joins the chunks; each chunk's seed is derived from seed, mode, chunk)."""
 
 from loopgen.logs import log_to
 
@@ -10,23 +11,26 @@ import numpy as np
 import torch
 
 from loopgen import detector, symbolic
+from loopgen.device import rule_device
 from loopgen.sampling import SamplingMode
 from loopgen.tables import write_table
-from loopgen.training import pick_device
 
 torch.set_num_threads(snakemake.threads)
-mode_name = snakemake.wildcards.mode
-mode = SamplingMode(**snakemake.params.mode)
-device = pick_device(snakemake.params.device)
-seed = symbolic.derived_seed(snakemake.params.seed, "sample_loops", mode_name)
+p = snakemake.params
+mode_name, chunk = snakemake.wildcards.mode, int(snakemake.wildcards.chunk)
+mode = SamplingMode(**p.mode)
+device = rule_device(snakemake)
+seed = symbolic.derived_seed(p.seed, "sample_loops", mode_name, chunk)
 sampler = symbolic.LoopSampler.load(Path(snakemake.input.vqvae).parent, Path(snakemake.input.prior).parent,
-                                    seed, device, snakemake.params.batch_size)
+                                    seed, device, p.batch_size)
 scorer = detector.load_detector(Path(snakemake.input.detector).parent, device)
-n_samples = snakemake.params.n_samples or symbolic.training_split_size(snakemake.input.codes)
-log.info("sampling %d loops in mode %s (%s) on %s", n_samples, mode_name, mode, device)
+n_samples = p.n_samples or symbolic.training_split_size(snakemake.input.codes)
+first, last = (n_samples * chunk) // p.chunks, (n_samples * (chunk + 1)) // p.chunks
+log.info("sampling loops %d-%d of %d (chunk %d of %d) in mode %s (%s)", first, last, n_samples, chunk + 1,
+         p.chunks, mode_name, mode)
 
-table = symbolic.sample_loops(sampler, n_samples, mode,
-                              lambda packed: detector.loop_scores(scorer, packed), mode_name)
+table = symbolic.sample_loops(sampler, last - first, mode, lambda packed: detector.loop_scores(scorer, packed),
+                              mode_name, first=first)
 write_table(table, snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
 scores = table.column("loop_score").to_numpy()
 log.info("%d loops written; loop score mean %.4g, median %.4g; %.1f%% below the detector threshold %.4g",

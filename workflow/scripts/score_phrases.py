@@ -7,9 +7,9 @@ log = log_to(snakemake.log[0])
 from pathlib import Path
 
 from loopgen import detector
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
-model = detector.load_detector(Path(snakemake.input.model).parent, pick_device(snakemake.params.device))
+model = detector.load_detector(Path(snakemake.input.model).parent, rule_device(snakemake))
 log.info("detector threshold %.6g", float(model.threshold))
 n_in, n_out = detector.score_phrase_shard(model, snakemake.input.phrases, snakemake.output.loops)
 log.info("%s: %d phrases in, %d loops out (%.1f%%)", snakemake.input.phrases, n_in, n_out,

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from loopgen import detector
 from loopgen.tables import write_table
-from loopgen.training import pick_device
+from loopgen.device import rule_device
 
 ids, corr, rejected = detector.read_bar_corr(snakemake.input.bar_corr)
 log.info("%s: %d audio loops to train on, %d rejected", snakemake.input.bar_corr, len(ids), len(rejected))
@@ -21,7 +21,7 @@ if snakemake.params.rescale_eps is not None:
     corr = detector.rescale_like_midi(corr, snakemake.params.rescale_eps)
 
 settings = detector.TrainSettings(**snakemake.params.settings, seed=snakemake.params.seed)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 log.info("training on %s with %s", device, settings)
 progress = tqdm(total=2 * settings.epochs, desc="epochs (autoencoder + svdd)", mininterval=10)
 trained = detector.train_detector(

@@ -10,7 +10,7 @@ import torch
 
 from loopgen import symbolic
 from loopgen.models.lstm_prior import PriorConfig
-from loopgen.training import pick_device
+from loopgen.device import rule_device, rule_precision
 
 torch.set_num_threads(snakemake.threads)
 config, settings = symbolic.settings_from(snakemake.params.prior, PriorConfig, snakemake.params.seed,
@@ -18,12 +18,12 @@ config, settings = symbolic.settings_from(snakemake.params.prior, PriorConfig, s
 codes, file_id, split = symbolic.read_codes(snakemake.input.codes)
 train = split == "train"
 log.info("%d code sequences, %d of them from the VQ-VAE's training songs", len(codes), train.sum())
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 log.info("training on %s with %s and %s", device, config, settings)
 
 model, history, first_code_probs, selection = symbolic.train_prior(
     codes[train], file_id[train], config, settings, snakemake.params.checkpoint_dir, device,
-    run_key=snakemake.params.code,
+    run_key=snakemake.params.code, precision=rule_precision(snakemake),
 )
 symbolic.save_prior(Path(snakemake.output.model).parent, model, history, first_code_probs, settings, selection)
 symbolic.write_history(history, snakemake.output.curve_csv)

@@ -10,17 +10,18 @@ import torch
 
 from loopgen import symbolic
 from loopgen.models.vqvae import VQVAEConfig
-from loopgen.training import pick_device
+from loopgen.device import rule_device, rule_precision
 
 torch.set_num_threads(snakemake.threads)
 config, settings = symbolic.settings_from(snakemake.params.vqvae, VQVAEConfig, snakemake.params.seed)
 loops = symbolic.read_loops(snakemake.input.loops)
 log.info("%d loops from %d shards (%.1f MB packed)", len(loops), len(snakemake.input.loops), loops.packed.nbytes / 1e6)
-device = pick_device(snakemake.params.device)
+device = rule_device(snakemake)
 log.info("training on %s with %s and %s", device, config, settings)
 
 model, history, is_val, selection = symbolic.train_vqvae(
-    loops, config, settings, snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code
+    loops, config, settings, snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code,
+    precision=rule_precision(snakemake),
 )
 symbolic.save_vqvae(Path(snakemake.output.model).parent, model, history, is_val, settings, selection)
 symbolic.write_history(history, snakemake.output.curve_csv)

@@ -31,7 +31,8 @@ LOOP_SCHEMA = PHRASE_SCHEMA.append(pa.field("loop_score", pa.float32()))
 @torch.no_grad()
 def correlation_scores(model: LoopDetector, corr: np.ndarray | torch.Tensor) -> np.ndarray:
     """Loop scores of (N, 28) correlation vectors, float32 (N,)."""
-    x = torch.as_tensor(np.asarray(corr, dtype=np.float32), device=model.centre.device)
+    # np.asarray on a CUDA tensor raises (Tensor.__array__ calls .numpy()): tensors stay in torch.
+    x = torch.as_tensor(corr if torch.is_tensor(corr) else np.asarray(corr, np.float32), dtype=torch.float32, device=model.centre.device)
     return model(x).cpu().numpy().astype(np.float32, copy=False)
 
 

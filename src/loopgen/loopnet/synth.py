@@ -70,8 +70,10 @@ def safe_name(segment_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in segment_id)
 
 
-def write_set(rows_ids, loop_ids, set_name: str, pcm: np.ndarray, parquet_path, wav_dir) -> None:
-    """One synthesized set as Parquet (SYNTH_SCHEMA) and as one 16 kHz WAV per segment."""
+def write_set(rows_ids, loop_ids, set_name: str, pcm: np.ndarray, parquet_path, wav_dir, n_wavs: int | None = None) -> None:
+    """One synthesized set as Parquet (SYNTH_SCHEMA, every segment) and its first `n_wavs`
+    segments (all when None) as 16 kHz WAVs to listen to: thousands of small files are slow on
+    cluster file systems and duplicate the table."""
     import soundfile as sf
 
     write_table(
@@ -86,7 +88,7 @@ def write_set(rows_ids, loop_ids, set_name: str, pcm: np.ndarray, parquet_path, 
     )
     wav_dir = Path(wav_dir)
     wav_dir.mkdir(parents=True, exist_ok=True)
-    for segment_id, samples in zip(rows_ids, pcm):
+    for segment_id, samples in list(zip(rows_ids, pcm))[:n_wavs]:
         sf.write(wav_dir / f"{safe_name(segment_id)}.wav", samples, SAMPLE_RATE, subtype="PCM_16")
 
 

@@ -44,7 +44,7 @@ def _probe_loss(model, data, scaler, spec, probe, device, batch_size, silence: b
 
 
 def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section: dict, seed: int,
-                  checkpoint_dir, device, run_key: str = "") -> tuple[object, dict]:
+                  checkpoint_dir, device, run_key: str = "", precision: str = "fp32") -> tuple[object, dict]:
     """Train one variant on `data` (the train split); resumable from `checkpoint_dir` when the
     variant, the settings that shape training, the seed and `run_key` (the workflow passes its
     code hash) are those of the checkpoint; otherwise training starts over.
@@ -54,6 +54,7 @@ def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section:
     import torch
     from tqdm import tqdm
 
+    from loopgen.device import autocast
     from loopgen.models.wave_unet import WaveUNet
     from loopgen.training import Checkpoint, rng_state, seed_everything, set_rng_state
 
@@ -90,12 +91,14 @@ def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section:
         for start in tqdm(range(0, len(order), s["batch_size"]), desc=f"{variant} epoch {epoch + 1}", mininterval=30):
             index = np.sort(order[start : start + s["batch_size"]])
             time_varying, global_scaled, target = _batch(data, scaler, index, device, config.use_envelope)
-            loss = variant_loss(model(time_varying, global_scaled), target, spec)
+            with autocast(device, precision):
+                output = model(time_varying, global_scaled)
+            loss = variant_loss(output.float(), target, spec)  # STFT losses in fp32
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            losses.append(loss.item())
-        history["train_loss"].append(float(np.mean(losses)))
+            losses.append(loss.detach())  # no .item() here: it would wait for the GPU every step
+        history["train_loss"].append(float(torch.stack(losses).mean()))
         history["probe_loss"].append(_probe_loss(model, data, scaler, spec, probe, device, s["batch_size"]))
         history["seconds"].append(time.perf_counter() - started)
         log.info("%s epoch %d/%d: train loss %.4f, probe loss %.4f (%.3f of silence's) (%.1f s, %.1f segments/s)",

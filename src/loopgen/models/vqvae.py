@@ -172,14 +172,16 @@ class VQVAE(nn.Module):
         In training mode the codebook takes its EMA step (and restarts dead codes) here, after the
         codes and their vectors are taken from the codebook as it was (as the released Quantize).
         """
-        flat = z.transpose(1, 2).reshape(-1, self.config.code_dim)
-        codes = self.codebook.nearest(flat.detach())
-        quantised = self.codebook.lookup(codes)  # a copy: the EMA step below does not move it
-        if self.training:
-            self.codebook.ema_update(flat.detach(), codes)
-        commitment = F.mse_loss(flat, quantised.detach())
-        # Straight-through: the forward pass sees the code vectors, the backward pass the identity.
-        quantised = flat + (quantised - flat).detach()
+        # The codebook and its EMA statistics stay fp32 under bf16 autocast (config precision).
+        flat = z.transpose(1, 2).reshape(-1, self.config.code_dim).float()
+        with torch.autocast(z.device.type, enabled=False):
+            codes = self.codebook.nearest(flat.detach())
+            quantised = self.codebook.lookup(codes)  # a copy: the EMA step below does not move it
+            if self.training:
+                self.codebook.ema_update(flat.detach(), codes)
+            commitment = F.mse_loss(flat, quantised.detach())
+            # Straight-through: the forward pass sees the code vectors, the backward pass the identity.
+            quantised = flat + (quantised - flat).detach()
         batch = z.shape[0]
         return (quantised.view(batch, -1, self.config.code_dim).transpose(1, 2),
                 codes.view(batch, -1), commitment)

@@ -17,6 +17,7 @@ One idea per module, imported in this order (each only uses the ones above it):
     vqvae_training  the VQ-VAE: training, encoding, reconstruction error (table 1)
     prior_training  the LSTM prior and its first-code distribution
     generation      sampling, rejection sampling, sample and acceptance tables
+    rejection       the nested rejection limits from one resumable stream (the sweep)
     listening       MIDI/WAV listening files
 This package re-exports their public names, so `from loopgen import symbolic; symbolic.train_vqvae`
 keeps working.
@@ -43,6 +44,7 @@ from loopgen.symbolic.generation import (
     sample_loops,
     sample_table,
 )
+from loopgen.symbolic.rejection import nested_rejection
 from loopgen.symbolic.listening import loop_seconds, write_listening_files
 from loopgen.symbolic.prior_training import PRIOR_PANELS, first_code_distribution, load_prior, save_prior, train_prior
 from loopgen.symbolic.splits import PRIOR_SPLIT_SALT, VQVAE_SPLIT_SALT, derived_seed, split_mask, validation_mask

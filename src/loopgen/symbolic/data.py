@@ -53,11 +53,20 @@ def read_loops(paths) -> LoopSet:
     return LoopSet(np.concatenate(ids), np.concatenate(files), np.concatenate(rolls))
 
 
-def packed_to_arrow(packed: np.ndarray) -> pa.Array:
-    """(N, 912) uint8 -> a binary Arrow array without a Python object per row."""
+# Rolls per Arrow binary array: its int32 offsets end at 2**31 - 1 bytes, i.e. 2,354,696 rolls.
+ROLLS_PER_ARRAY = 1 << 20
+
+
+def packed_to_arrow(packed: np.ndarray) -> pa.ChunkedArray:
+    """(N, 912) uint8 -> a binary Arrow column without a Python object per row, in arrays of at
+    most ROLLS_PER_ARRAY rolls (one array beyond 2.35M rolls would wrap its int32 offsets)."""
     packed = np.ascontiguousarray(packed, dtype=np.uint8)
-    offsets = np.arange(len(packed) + 1, dtype=np.int32) * PACKED_BYTES
-    return pa.Array.from_buffers(pa.binary(), len(packed), [None, pa.py_buffer(offsets), pa.py_buffer(packed)])
+    chunks = []
+    for start in range(0, len(packed), ROLLS_PER_ARRAY):
+        part = packed[start : start + ROLLS_PER_ARRAY]
+        offsets = np.arange(len(part) + 1, dtype=np.int32) * np.int32(PACKED_BYTES)
+        chunks.append(pa.Array.from_buffers(pa.binary(), len(part), [None, pa.py_buffer(offsets), pa.py_buffer(part)]))
+    return pa.chunked_array(chunks, pa.binary())
 
 
 def codes_table(loops: LoopSet, codes: np.ndarray, is_val: np.ndarray) -> pa.Table:

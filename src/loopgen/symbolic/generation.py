@@ -4,6 +4,7 @@ the sample and acceptance tables."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -54,15 +55,27 @@ class LoopSampler:
         return decode_codes(self.vqvae, codes, self.batch_size)
 
 
-def sample_loops(sampler: LoopSampler, n: int, mode: SamplingMode, score: ScoreFn, mode_name: str) -> pa.Table:
-    """n loops of one mode, batch by batch, with their loop scores: a SAMPLE_SCHEMA table."""
-    packed = np.concatenate([sampler.draw(min(sampler.batch_size, n - start), mode)
-                             for start in range(0, n, sampler.batch_size)] or [np.zeros((0, PACKED_BYTES), np.uint8)])
-    return sample_table(packed, score(packed), mode_name)
+def sample_loops(sampler: LoopSampler, n: int, mode: SamplingMode, score: ScoreFn, mode_name: str,
+                 first: int = 0, log_every_s: float = 60.0) -> pa.Table:
+    """n loops of one mode, batch by batch, with their loop scores: a SAMPLE_SCHEMA table whose
+    ids start at `first` (a chunk of a larger set). Logs its progress every `log_every_s`."""
+    packed = np.zeros((n, PACKED_BYTES), np.uint8)
+    scores = np.zeros(n, np.float32)
+    started = last_log = time.monotonic()
+    for start in range(0, n, sampler.batch_size):
+        batch = sampler.draw(min(sampler.batch_size, n - start), mode)
+        packed[start : start + len(batch)] = batch
+        scores[start : start + len(batch)] = score(batch)
+        if time.monotonic() - last_log >= log_every_s:
+            last_log = time.monotonic()
+            done = start + len(batch)
+            log.info("%s: %d of %d loops (%.0f loops/s)", mode_name, done, n, done / (last_log - started))
+    return sample_table(packed, scores, mode_name, first)
 
 
-def sample_table(packed: np.ndarray, scores: np.ndarray, prefix: str) -> pa.Table:
-    ids = [f"{prefix}-{i:07d}" for i in range(len(packed))]
+def sample_table(packed: np.ndarray, scores: np.ndarray, prefix: str, first: int = 0) -> pa.Table:
+    """SAMPLE_SCHEMA rows with ids `prefix-<first + i>`."""
+    ids = [f"{prefix}-{i:07d}" for i in range(first, first + len(packed))]
     return pa.table({"sample_id": pa.array(ids, pa.string()), "roll": packed_to_arrow(packed),
                      "loop_score": pa.array(np.asarray(scores, np.float32), pa.float32())}, schema=SAMPLE_SCHEMA)
 

@@ -27,10 +27,12 @@ class _PriorTrainer(EpochTrainer):
         self.val_codes = torch.from_numpy(val_codes.astype(np.int64)).to(device)
 
     def train_step(self, index) -> dict:
-        logits, target = self.model.teacher_forcing(self.train_codes[index.to(self.train_codes.device)])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+        with self.autocast():
+            logits, target = self.model.teacher_forcing(self.train_codes[index.to(self.train_codes.device)])
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1))
         self.step(loss)
-        return {"train_loss": loss.item(), "train_accuracy": (logits.argmax(-1) == target).float().mean().item()}
+        # Tensors, not .item(): summed on the device and read once an epoch (no GPU sync a step).
+        return {"train_loss": loss.detach(), "train_accuracy": (logits.argmax(-1) == target).float().mean()}
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -52,7 +54,7 @@ def first_code_distribution(codes: np.ndarray, codebook_size: int) -> np.ndarray
 
 
 def train_prior(codes: np.ndarray, file_id: np.ndarray, config: PriorConfig, settings: TrainSettings,
-                checkpoint_dir, device="cpu", run_key: str = "") -> tuple[LSTMPrior, list[dict], np.ndarray, dict]:
+                checkpoint_dir, device="cpu", run_key: str = "", precision: str = "fp32") -> tuple[LSTMPrior, list[dict], np.ndarray, dict]:
     """Teacher-forced next-code prediction on the VQ-VAE's training codes. Returns (the kept model --
     the best validation-loss epoch -- on CPU in eval mode, history, first-code distribution, selection)."""
     if codes.ndim != 2 or codes.shape[1] != config.seq_len:
@@ -64,6 +66,7 @@ def train_prior(codes: np.ndarray, file_id: np.ndarray, config: PriorConfig, set
     model = LSTMPrior(config).to(device)
     fingerprint = run_fingerprint([codes, is_val], config, settings, run_key=run_key)
     trainer = _PriorTrainer(model, settings, codes[~is_val], codes[is_val], checkpoint_dir, fingerprint, device)
+    trainer.precision = precision
     history = trainer.run()
     return model.cpu().eval(), history, first_code_distribution(codes, config.codebook_size), trainer.selection
 

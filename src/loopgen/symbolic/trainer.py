@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from loopgen.device import autocast
 from loopgen.training import Checkpoint, cosine_lr, rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger("loopgen.symbolic")
@@ -94,6 +95,10 @@ class EpochTrainer:
         self.swa_epochs = 0
         self.selection: dict = {}
         self.swa_first_epoch = int(settings.swa_start * settings.epochs) if settings.swa else settings.epochs
+        self.precision = "fp32"  # or bf16: train_step runs its forward pass under self.autocast()
+
+    def autocast(self):
+        return autocast(next(self.model.parameters()).device, self.precision)
 
     def run(self) -> list[dict]:
         self._resume()
@@ -188,7 +193,7 @@ class EpochTrainer:
         per-sample means of what train_step reports."""
         self.model.train()
         order = torch.randperm(self.n_train, generator=self.generator)
-        sums: dict[str, float] = {}
+        sums: dict[str, float | torch.Tensor] = {}  # train_step may report device tensors: no sync a step
         for b, start in enumerate(range(0, self.n_train, self.settings.batch_size)):
             lr = self.lr_at(epoch, b)
             for group in self.optimiser.param_groups:
@@ -196,7 +201,7 @@ class EpochTrainer:
             index = order[start : start + self.settings.batch_size]
             for key, value in self.train_step(index).items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
-        return {"lr": lr, **{key: value / self.n_train for key, value in sums.items()}}
+        return {"lr": lr, **{key: float(value) / self.n_train for key, value in sums.items()}}
 
     def step(self, loss: torch.Tensor) -> None:
         self.optimiser.zero_grad(set_to_none=True)

@@ -33,11 +33,13 @@ class _VQVAETrainer(EpochTrainer):
 
     def train_step(self, index) -> dict:
         x = unpack_batch(self.train_packed[index.to(self.train_packed.device)])
-        loss, parts = self.model.loss(x)
+        with self.autocast():
+            loss, parts = self.model.loss(x)
         self.step(loss)
         self.code_counts += torch.bincount(parts["codes"].flatten(), minlength=len(self.code_counts))
-        return {"train_loss": loss.item(), "train_bce": parts["bce"].item(),
-                "train_hamming": hamming(parts["logits"], x)}
+        # Tensors, not .item(): summed on the device and read once an epoch (no GPU sync a step).
+        return {"train_loss": loss.detach(), "train_bce": parts["bce"].detach(),
+                "train_hamming": ((parts["logits"] >= 0) != (x >= 0.5)).float().mean()}
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -80,7 +82,7 @@ def codebook_perplexity(counts: torch.Tensor) -> float:
 
 
 def train_vqvae(loops: LoopSet, config: VQVAEConfig, settings: TrainSettings, checkpoint_dir, device="cpu",
-                run_key: str = "") -> tuple[VQVAE, list[dict], np.ndarray, dict]:
+                run_key: str = "", precision: str = "fp32") -> tuple[VQVAE, list[dict], np.ndarray, dict]:
     """Train on the loop set; returns (the kept model on CPU in eval mode, history, validation
     mask, selection: which epoch (or the SWA average) was kept and why)."""
     is_val = split_mask(loops.file_id, settings, VQVAE_SPLIT_SALT)
@@ -94,6 +96,7 @@ def train_vqvae(loops: LoopSet, config: VQVAEConfig, settings: TrainSettings, ch
     fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
     trainer = _VQVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
                             fingerprint, device)
+    trainer.precision = precision
     history = trainer.run()
     return model.cpu().eval(), history, is_val, trainer.selection
 
