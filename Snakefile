@@ -11,6 +11,7 @@ min_version("9.0")
 
 
 configfile: "config.yaml"
+report: "workflow/report/workflow.rst"
 
 
 # The raw-data folders the demo stage generates itself (so they need not exist before the run).
@@ -37,6 +38,7 @@ include: "rules/symbolic.smk"
 include: "rules/baselines.smk"
 include: "rules/loopnet.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"  # last: it reads every stage's TARGETS
 
 
 # Seconds of work on small tables: on Slurm these run beside Snakemake instead of queueing a job.

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the command-line tools and C libraries the workflow calls:
 #   rubberband (time stretching, via pyrubberband) and FluidSynth (rendering the demo audio).
+# With LOOPGEN_BROWSER=1 (CI sets it) also Debian's chromium, which the report page test drives
+# through Python playwright (playwright's own browser download does not work offline).
 # Uses apt-get when a tool is missing and we are root; otherwise says which conda file has them.
 set -euo pipefail
 
 missing=()
 command -v rubberband >/dev/null 2>&1 || missing+=(rubberband-cli)
 ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || missing+=(libfluidsynth3)
+if [ "${LOOPGEN_BROWSER:-0}" = 1 ]; then command -v chromium >/dev/null 2>&1 || missing+=(chromium); fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -13,9 +13,9 @@ rule train_loop_detector:
         model=f"{DETECTOR_DIR}/model.pt",
         meta=f"{DETECTOR_DIR}/model.json",
         curve_csv="results/detector/training_curve.csv",
-        curve_png="results/detector/training_curve.png",
+        curve_png=report("results/detector/training_curve.png", caption="../workflow/report/detector_training.rst", category="Data"),
         scores="results/detector/training_scores.parquet",
-        scores_png="results/detector/training_scores.png",
+        scores_png=report("results/detector/training_scores.png", caption="../workflow/report/detector_scores.rst", category="Data"),
     params:
         settings={
             key: config["detector"][key]
@@ -99,10 +99,10 @@ if config["detector"]["labels"] or config["detector"]["known_loops"]:
             labels=config["detector"]["labels"] or [],
             known_loops=config["detector"]["known_loops"] or [],  # hand-picked loops (Figure 2 at paper scale)
         output:
-            figure2=DETECTOR_EVAL["figure2.png"],
-            roc=DETECTOR_EVAL["roc.png"],
+            figure2=report(DETECTOR_EVAL["figure2.png"], caption="../workflow/report/figure2.rst", category="Data"),
+            roc=report(DETECTOR_EVAL["roc.png"], caption="../workflow/report/roc.rst", category="Data"),
             metrics=DETECTOR_EVAL["metrics.parquet"],
-            metrics_csv=DETECTOR_EVAL["metrics.csv"],
+            metrics_csv=report(DETECTOR_EVAL["metrics.csv"], caption="../workflow/report/detector_metrics.rst", category="Data"),
             groups=DETECTOR_EVAL["groups.parquet"],
             groups_csv=DETECTOR_EVAL["groups.csv"],
         params:

@@ -44,7 +44,7 @@ rule train_vqvae:
         model=f"{VQVAE_DIR}/model.pt",
         meta=f"{VQVAE_DIR}/model.json",
         curve_csv="results/symbolic/vqvae_training.csv",
-        curve_png="results/symbolic/vqvae_training.png",
+        curve_png=report("results/symbolic/vqvae_training.png", caption="../workflow/report/vqvae_training.rst", category="Symbolic generation"),
     params:
         vqvae=config["vqvae"],
         seed=config["seed"],
@@ -101,7 +101,7 @@ rule train_prior:
         model=f"{PRIOR_DIR}/model.pt",
         meta=f"{PRIOR_DIR}/model.json",
         curve_csv="results/symbolic/prior_training.csv",
-        curve_png="results/symbolic/prior_training.png",
+        curve_png=report("results/symbolic/prior_training.png", caption="../workflow/report/prior_training.rst", category="Symbolic generation"),
     params:
         prior=config["prior"],
         codebook_size=config["vqvae"]["codebook_size"],
@@ -280,7 +280,7 @@ rule rejection_table:
         stats=expand(f"{SAMPLES_DIR}/rejection/{REJECTION['mode']}-limit-{{limit}}.json", limit=REJECTION_LIMITS),
     output:
         table=f"{SAMPLES_DIR}/rejection/acceptance.parquet",
-        csv=f"{SAMPLES_DIR}/rejection/acceptance.csv",
+        csv=report(f"{SAMPLES_DIR}/rejection/acceptance.csv", caption="../workflow/report/acceptance.rst", category="Symbolic generation"),
         markdown=f"{SAMPLES_DIR}/rejection/acceptance.md",
     params:
         mode=REJECTION["mode"],

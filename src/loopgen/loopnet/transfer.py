@@ -145,6 +145,15 @@ def add_synth_args(parser) -> None:
     parser.add_argument("-o", "--out", required=True, help="output WAV (16 kHz, 130 BPM)")
 
 
+def timbre_of(path, bpm: float, extractor) -> tuple[np.ndarray, float]:
+    """An audio loop as a timbre source: its first bar's raw global features (33,) and envelope
+    peak (what a MIDI drum pattern's envelope is scaled to), analysed as the training data was.
+    `loopgen synth` and `loopgen generate --audio loopnet` both use it."""
+    bars, native, native_rate = loop_bars(path, bpm, extractor.segments["crispness"])
+    raw_globals = globals_from_audio(bars[0], native, native_rate, extractor)
+    return raw_globals, float(rhythm_from_audio(bars[:1], extractor)[0, 3].max())
+
+
 def run_synth(args) -> int:
     """Rhythm from one loop (or a MIDI drum pattern), timbre and harmony from another -> WAV."""
     import soundfile as sf
@@ -153,14 +162,11 @@ def run_synth(args) -> int:
 
     model = LoopNet.load(args.model, pick_device(args.device), args.griffin_lim_iters)
     extractor = feature_extractor(model.audio_settings)
-    crispness = extractor.segments["crispness"]
-    timbre_bars, native, native_rate = loop_bars(args.timbre, args.timbre_bpm, crispness)
-    raw_globals = globals_from_audio(timbre_bars[0], native, native_rate, extractor)
+    raw_globals, envelope_peak = timbre_of(args.timbre, args.timbre_bpm, extractor)
     if args.midi:
-        envelope_peak = float(rhythm_from_audio(timbre_bars[:1], extractor)[0, 3].max())
         frames = rhythm_from_midi(args.midi, envelope_peak)
     else:
-        frames = rhythm_from_audio(loop_bars(args.rhythm, args.rhythm_bpm, crispness)[0], extractor)
+        frames = rhythm_from_audio(loop_bars(args.rhythm, args.rhythm_bpm, extractor.segments["crispness"])[0], extractor)
     frames = frames[: args.bars]
     scaled = model.scaler.scale(np.repeat(raw_globals[None], len(frames), axis=0))
     audio = model.synthesize(frames, scaled)
