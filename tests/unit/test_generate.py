@@ -10,6 +10,7 @@ import pytest
 import soundfile
 import torch
 
+import loopgen
 from loopgen import cli, detector, generate
 from loopgen.detector import TrainSettings, train_detector
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
@@ -280,6 +281,8 @@ def test_a_trained_baseline_is_drawn_through_loopgen_baselines(models, tmp_path,
 
     fake = types.SimpleNamespace(BaselineSampler=baseline_sampler, SAMPLING_MODE={"cnn_vae": "threshold"})
     monkeypatch.setitem(sys.modules, "loopgen.baselines", fake)
+    # `from loopgen import baselines` reads the package attribute first, set once the real one was imported.
+    monkeypatch.setattr(loopgen, "baselines", fake, raising=False)
     monkeypatch.setitem(generate.GENERATORS, "cnn_vae", "loopgen.generate:load_cnn_vae")
     folder = tmp_path / "models"
     folder.mkdir()
