@@ -35,12 +35,12 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from loopgen.audio import dump, pipeline, synth  # noqa: E402
-from loopgen.audio.dump import LOOP_SCHEMA  # noqa: E402
-from loopgen.audio.features import BandFluxTranscriber, Hpcp, TimbreBands, envelope  # noqa: E402
-from loopgen.audio.segments import bar_length, cut_bars, from_pcm, to_pcm  # noqa: E402
-from loopgen.audio.stretch import beats_to_samples, resample, stretch_to_beats  # noqa: E402
-from loopgen.config import load_schema, validate  # noqa: E402
+from loopgen.audio import dump, pipeline, synth
+from loopgen.audio.dump import LOOP_SCHEMA
+from loopgen.audio.features import BandFluxTranscriber, Hpcp, TimbreBands, envelope
+from loopgen.audio.segments import bar_length, cut_bars, from_pcm, to_pcm
+from loopgen.audio.stretch import beats_to_samples, resample, stretch_to_beats
+from loopgen.config import load_schema, validate
 
 PAPER_SEGMENTS, CORES = 49_045, 16
 
@@ -115,10 +115,18 @@ def shard_job(raw_dir, loops_path, shard, config, queue):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dump", default=str(REPO / "resources/demo/looperman"))
-    parser.add_argument("--timbre-segments", type=int, default=12,
-                        help="segments timed for the timbre step (both engines: ~2 s per segment)")
-    parser.add_argument("--memory-cap", type=int, default=None,
-                        help="segments per loop in the peak-memory shard job (default: all; a cap shortens it)")
+    parser.add_argument(
+        "--timbre-segments",
+        type=int,
+        default=12,
+        help="segments timed for the timbre step (both engines: ~2 s per segment)",
+    )
+    parser.add_argument(
+        "--memory-cap",
+        type=int,
+        default=None,
+        help="segments per loop in the peak-memory shard job (default: all; a cap shortens it)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the per-file rejection lines are for rule logs
     config = audio_config()
@@ -130,8 +138,16 @@ def main():
         raw = rendered_dump(workdir / "dump")
     print(f"machine: {os.cpu_count()} cores visible, one used; dump {raw}")
 
-    (rows, _corr), t_check = timed(pipeline.check_loops, raw, config["metadata"], config["tempo"], seg,
-                                   config["bar_corr"], seed=1, n_shards=config["n_shards"])
+    (rows, _corr), t_check = timed(
+        pipeline.check_loops,
+        raw,
+        config["metadata"],
+        config["tempo"],
+        seg,
+        config["bar_corr"],
+        seed=1,
+        n_shards=config["n_shards"],
+    )
     accepted = [r for r in rows if r["status"] == "accepted"]
     n_seg = sum(r["n_segments"] for r in accepted)
     print(f"{len(rows)} rows, {len(accepted)} accepted loops, {n_seg} segments")
@@ -145,12 +161,19 @@ def main():
         native, dt = timed(stretch_to_beats, span, audio.sr, row["n_beats"], seg["target_bpm"], seg["crispness"])
         t_stretch += dt
         start = cpu_time()
-        at16k = resample(native, audio.sr, seg["sample_rate"], n=beats_to_samples(row["n_beats"], seg["target_bpm"], seg["sample_rate"]))
+        at16k = resample(
+            native,
+            audio.sr,
+            seg["sample_rate"],
+            n=beats_to_samples(row["n_beats"], seg["target_bpm"], seg["sample_rate"]),
+        )
         bars = to_pcm(cut_bars(at16k, bar_length(seg["target_bpm"], seg["sample_rate"]), seg["min_tail_bars"]))
         t_segment += cpu_time() - start
         pieces += [from_pcm(b) for b in bars]
         exact = bar_length(seg["target_bpm"], audio.sr)
-        natives += [(native[int(round(i * exact)) : int(round(i * exact)) + int(exact)], audio.sr) for i in range(len(bars))]
+        natives += [
+            (native[int(round(i * exact)) : int(round(i * exact)) + int(exact)], audio.sr) for i in range(len(bars))
+        ]
 
     sr = seg["sample_rate"]
     transcriber, hpcp = BandFluxTranscriber(n_fft=feat["n_fft"]), Hpcp(sr, feat["hpcp_frame"], feat["hpcp_hop"])
@@ -177,8 +200,10 @@ def main():
     print(f"{'whole stage':42s} {1 / total:9.2f} {1000 * total:9.1f}   (goal >= 2 segments/s per core)")
     dominant = max(per_segment, key=per_segment.get)
     print(f"dominant step: {dominant} ({100 * per_segment[dominant] / total:.0f}% of the time)")
-    print(f"projected: {PAPER_SEGMENTS} segments on {CORES} cores: {PAPER_SEGMENTS * total / CORES / 3600:.2f} h wall "
-          f"(perfect scaling over >= {CORES} shards)")
+    print(
+        f"projected: {PAPER_SEGMENTS} segments on {CORES} cores: {PAPER_SEGMENTS * total / CORES / 3600:.2f} h wall "
+        f"(perfect scaling over >= {CORES} shards)"
+    )
 
     rest = total - t_timbre
     print(f"\ntimbre engines, same {len(picks)} segments interleaved (one core, CPU time):")
@@ -203,8 +228,10 @@ def main():
     job.start()
     n_rows, peak_mb, cpu = queue.get()
     job.join()
-    print(f"shard job (shard {shard}, {n_rows} segments): {cpu:.0f} s CPU, {time.perf_counter() - start:.0f} s wall, "
-          f"peak memory {peak_mb:.0f} MB (goal < 2000 MB)")
+    print(
+        f"shard job (shard {shard}, {n_rows} segments): {cpu:.0f} s CPU, {time.perf_counter() - start:.0f} s wall, "
+        f"peak memory {peak_mb:.0f} MB (goal < 2000 MB)"
+    )
 
 
 if __name__ == "__main__":

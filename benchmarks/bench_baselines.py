@@ -34,8 +34,11 @@ from loopgen.sampling import SamplingMode, decode_codes, sample_codes
 from loopgen.training import save_model
 
 PAPER = {"cnn_vae": CNNVAEConfig(), "musegan": MuseGANConfig(), "music_transformer": MusicTransformerConfig()}
-DEMO = {"cnn_vae": CNNVAEConfig(channels=32), "musegan": MuseGANConfig(g_channels=32, d_channels=32),
-        "music_transformer": MusicTransformerConfig(n_layers=2, d_model=64, d_ff=64)}
+DEMO = {
+    "cnn_vae": CNNVAEConfig(channels=32),
+    "musegan": MuseGANConfig(g_channels=32, d_channels=32),
+    "music_transformer": MusicTransformerConfig(n_layers=2, d_model=64, d_ff=64),
+}
 MODEL_CLASS = {"cnn_vae": CNNVAE, "musegan": MuseGAN, "music_transformer": MusicTransformer}
 
 
@@ -78,8 +81,11 @@ def gan_step_fn(model: MuseGAN, real: torch.Tensor, n_critic: int = 5):
         for _ in range(n_critic):
             fake = model.generate(model.noise(len(real))).detach()
             for critic, cols in zip(model.critics, model.track_slices):
-                loss = critic(fake[:, :, cols]).mean() - critic(real[:, :, cols]).mean() \
+                loss = (
+                    critic(fake[:, :, cols]).mean()
+                    - critic(real[:, :, cols]).mean()
                     + 10 * gradient_penalty(critic, real[:, :, cols], fake[:, :, cols])
+                )
                 loss.backward()
         fake = model.generate(model.noise(len(real)))
         sum(-c(fake[:, :, cols]).mean() for c, cols in zip(model.critics, model.track_slices)).backward()
@@ -97,7 +103,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    print(f"one CPU thread; load average {os.getloadavg()[0]:.1f}; training batch {args.batch}, sampling {args.loops} loops")
+    print(
+        f"one CPU thread; load average {os.getloadavg()[0]:.1f}; training batch {args.batch}, sampling {args.loops} loops"
+    )
     print("| model | size | training loops/s (per CPU s) | sampling loops/s (per CPU s) |")
     print("| --- | --- | --- | --- |")
     for size, configs in (("paper", PAPER), ("demo", DEMO)):
@@ -119,9 +127,13 @@ def main() -> None:
         vqvae.eval(), prior.eval()
         first = torch.full((vq_config.codebook_size,), 1.0 / vq_config.codebook_size)
         rng = torch.Generator().manual_seed(0)
-        ours = lambda: decode_codes(vqvae, sample_codes(prior, first, args.loops, SamplingMode(top_k=30), rng, 512), 512)
+        ours = lambda: decode_codes(
+            vqvae, sample_codes(prior, first, args.loops, SamplingMode(top_k=30), rng, 512), 512
+        )
         sample = per_cpu_second(args.loops, ours, repeats=1)
-        print(f"| VQ-VAE (+ LSTM prior) | {size} | {train_vq[1]:,.0f} (prior: {train_prior[1]:,.0f}) | {sample[1]:,.0f} |")
+        print(
+            f"| VQ-VAE (+ LSTM prior) | {size} | {train_vq[1]:,.0f} (prior: {train_prior[1]:,.0f}) | {sample[1]:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

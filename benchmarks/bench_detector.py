@@ -62,20 +62,32 @@ def main() -> None:
 
     corr = bar_correlation(packed)
     assert np.allclose(reference_correlation(packed[:1000]), corr[:1000], atol=1e-6)
-    t_corr = best_of(args.repeats, lambda: [bar_correlation(packed[s : s + SCORE_BATCH]) for s in range(0, n, SCORE_BATCH)])
-    t_net = best_of(args.repeats, lambda: [correlation_scores(model, corr[s : s + SCORE_BATCH]) for s in range(0, n, SCORE_BATCH)])
+    t_corr = best_of(
+        args.repeats, lambda: [bar_correlation(packed[s : s + SCORE_BATCH]) for s in range(0, n, SCORE_BATCH)]
+    )
+    t_net = best_of(
+        args.repeats, lambda: [correlation_scores(model, corr[s : s + SCORE_BATCH]) for s in range(0, n, SCORE_BATCH)]
+    )
     t_total = best_of(args.repeats, lambda: loop_scores(model, packed))
     t_ref = best_of(1, lambda: reference_correlation(packed))
 
     print(f"loop detector scoring, {n:,} phrases, one CPU thread (torch.set_num_threads(1))")
-    print(f"  bar correlation on packed bytes   {t_corr:7.3f} s  {per_minute(n, t_corr)}  ({t_corr / (t_corr + t_net):.0%} of the work)")
-    print(f"  network (28-14-14-7 + distance)   {t_net:7.3f} s  {per_minute(n, t_net)}  ({t_net / (t_corr + t_net):.0%} of the work)")
+    print(
+        f"  bar correlation on packed bytes   {t_corr:7.3f} s  {per_minute(n, t_corr)}  ({t_corr / (t_corr + t_net):.0%} of the work)"
+    )
+    print(
+        f"  network (28-14-14-7 + distance)   {t_net:7.3f} s  {per_minute(n, t_net)}  ({t_net / (t_corr + t_net):.0%} of the work)"
+    )
     print(f"  loop_scores, packed -> scores     {t_total:7.3f} s  {per_minute(n, t_total)}")
-    print(f"  reference: unpack + compare bars  {t_ref:7.3f} s  {per_minute(n, t_ref)}  "
-          f"(bar_correlation is {t_ref / t_corr:.1f}x faster)")
+    print(
+        f"  reference: unpack + compare bars  {t_ref:7.3f} s  {per_minute(n, t_ref)}  "
+        f"(bar_correlation is {t_ref / t_corr:.1f}x faster)"
+    )
     verdict = "meets" if n / t_total * 60 >= GOAL_PER_MIN else "MISSES"
-    print(f"  goal {GOAL_PER_MIN:,} phrases/min: {verdict} it ({n / t_total * 60 / GOAL_PER_MIN:.1f}x); "
-          f"paper's 5,687,274 phrases in {5_687_274 / n * t_total / 60:.1f} min")
+    print(
+        f"  goal {GOAL_PER_MIN:,} phrases/min: {verdict} it ({n / t_total * 60 / GOAL_PER_MIN:.1f}x); "
+        f"paper's 5,687,274 phrases in {5_687_274 / n * t_total / 60:.1f} min"
+    )
 
     if torch.cuda.is_available():
         cuda_model = model.to("cuda")

@@ -27,8 +27,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from loopgen import loopnet  # noqa: E402
-from loopgen.models.wave_unet import WaveUNet  # noqa: E402
+from loopgen import loopnet
+from loopgen.models.wave_unet import WaveUNet
 
 PAPER_S_PER_LOOP = 0.5
 GOAL_S_PER_LOOP = 0.050
@@ -76,9 +76,14 @@ def synthesis_table(repeats: int) -> None:
     synth = model_of("MULTI", "cpu")
     print("Synthesis latency per 1-bar loop, features -> waveform, one CPU core (torch.set_num_threads(1));")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall time (CPU time of this process)")
-    print(f"{'variant':<12}{'batch':>6}{'ours ms':>16}{'reference ms':>18}{'ref/ours':>10}{'paper ms':>10}{'paper/ours':>12}{'goal <=50 ms':>14}")
-    rows = [("MULTI", synth, True), ("MULTI before", model_of("MULTI", "cpu", "none"), False),
-            ("STFT+GL100", model_of("STFT", "cpu"), False)]
+    print(
+        f"{'variant':<12}{'batch':>6}{'ours ms':>16}{'reference ms':>18}{'ref/ours':>10}{'paper ms':>10}{'paper/ours':>12}{'goal <=50 ms':>14}"
+    )
+    rows = [
+        ("MULTI", synth, True),
+        ("MULTI before", model_of("MULTI", "cpu", "none"), False),
+        ("STFT+GL100", model_of("STFT", "cpu"), False),
+    ]
     for name, model, with_reference in rows:
         for batch in (1, 16):
             frames, global_scaled = controls(batch)
@@ -86,10 +91,14 @@ def synthesis_table(repeats: int) -> None:
             reference = ""
             ratio = ""
             if with_reference:
-                ref_wall, ref_cpu = wall_and_cpu(lambda: literal_synthesis(model, frames, global_scaled), batch, repeats)
+                ref_wall, ref_cpu = wall_and_cpu(
+                    lambda: literal_synthesis(model, frames, global_scaled), batch, repeats
+                )
                 reference, ratio = f"{ref_wall * 1e3:.1f} ({ref_cpu * 1e3:.1f})", f"{ref_cpu / cpu:.2f}"
-            print(f"{name:<12}{batch:>6}{f'{wall * 1e3:.1f} ({cpu * 1e3:.1f})':>16}{reference:>18}{ratio:>10}"
-                  f"{PAPER_S_PER_LOOP * 1e3:>10.0f}{PAPER_S_PER_LOOP / cpu:>12.1f}{'met' if cpu <= GOAL_S_PER_LOOP else 'MISSED':>14}")
+            print(
+                f"{name:<12}{batch:>6}{f'{wall * 1e3:.1f} ({cpu * 1e3:.1f})':>16}{reference:>18}{ratio:>10}"
+                f"{PAPER_S_PER_LOOP * 1e3:>10.0f}{PAPER_S_PER_LOOP / cpu:>12.1f}{'met' if cpu <= GOAL_S_PER_LOOP else 'MISSED':>14}"
+            )
     if torch.cuda.is_available():
         gpu = model_of("MULTI", torch.device("cuda"))
         frames, global_scaled = controls(64)
@@ -98,7 +107,9 @@ def synthesis_table(repeats: int) -> None:
             gpu.synthesize(frames, global_scaled, batch_size=64)
             torch.cuda.synchronize()
 
-        print(f"CUDA ({torch.cuda.get_device_name()}): {1 / seconds_per_loop(run, 64, repeats):.0f} loops/s (MULTI, batch 64)")
+        print(
+            f"CUDA ({torch.cuda.get_device_name()}): {1 / seconds_per_loop(run, 64, repeats):.0f} loops/s (MULTI, batch 64)"
+        )
     else:
         print("CUDA: not available on this machine")
 

@@ -95,15 +95,21 @@ def shard_job_peak(tree: Path, relpaths: list[str]) -> tuple[float, float]:
             "print(len(paths) / (time.process_time() - t)); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
         )
-        result = subprocess.run([sys.executable, "-c", code, str(tree), str(listing), out], capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(tree), str(listing), out], capture_output=True, text=True, check=True
+        )
         files_per_s, peak_mb = map(float, result.stdout.split())
     return peak_mb, files_per_s
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", type=Path, help=f"folder of MIDI files (default: {DEMO_TREE.relative_to(REPO)} if present)")
-    parser.add_argument("--generate", type=int, default=0, help="benchmark on this many generated LMD-like files instead")
+    parser.add_argument(
+        "--tree", type=Path, help=f"folder of MIDI files (default: {DEMO_TREE.relative_to(REPO)} if present)"
+    )
+    parser.add_argument(
+        "--generate", type=int, default=0, help="benchmark on this many generated LMD-like files instead"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use at most this many files of the tree")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -132,10 +138,14 @@ def main() -> int:
     print(f"speed-up  : {t_ref / t_ours:8.1f}x   (goal >= 10x)")
     share = counts["row_identical"] / max(counts["phrases"], 1)
     print(f"phrases   : {counts['phrases']} from {accepted} accepted files")
-    print(f"identical : {100 * share:.3f}% of phrases (roll, tempo, counts); "
-          f"{100 * counts['roll_identical'] / max(counts['phrases'], 1):.3f}% same roll   (goal >= 99.9%)")
+    print(
+        f"identical : {100 * share:.3f}% of phrases (roll, tempo, counts); "
+        f"{100 * counts['roll_identical'] / max(counts['phrases'], 1):.3f}% same roll   (goal >= 99.9%)"
+    )
     print(f"status    : {counts['status_agree']} of {n} files accepted/rejected alike")
-    print(f"shard job : peak {peak_mb:.0f} MB resident (goal < 1 GB); {shard_rate:.1f} files/s with reading and Parquet writing")
+    print(
+        f"shard job : peak {peak_mb:.0f} MB resident (goal < 1 GB); {shard_rate:.1f} files/s with reading and Parquet writing"
+    )
     for line in disagreements[:20]:
         print("  differs:", line)
     if len(disagreements) > 20:

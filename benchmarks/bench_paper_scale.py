@@ -43,9 +43,19 @@ PAPER = dict(midi_files=178_561, audio_loops=8_838, loops=751_935)
 SHARDED = {"extract_phrases", "score_phrases", "segment_loops", "extract_features"}
 # Which data a rule's work grows with (the rest: the generated loops, sampling.n_samples).
 MIDI_RULES = {"extract_phrases", "merge_midi_files", "score_phrases", "summarise_loops", "evaluate_detector"}
-AUDIO_RULES = {"check_loops", "segment_loops", "extract_features", "feature_stats", "train_loop_detector",
-               "train_loopnet", "synthesize_test", "griffin_lim_baseline", "loopnet_coherence", "loopnet_fad",
-               "evaluate_loopnet"}
+AUDIO_RULES = {
+    "check_loops",
+    "segment_loops",
+    "extract_features",
+    "feature_stats",
+    "train_loop_detector",
+    "train_loopnet",
+    "synthesize_test",
+    "griffin_lim_baseline",
+    "loopnet_coherence",
+    "loopnet_fad",
+    "evaluate_loopnet",
+}
 LOOP_RULES = {"train_vqvae", "encode_loops", "train_prior", "symbolic_reconstruction", "evaluate_symbolic"}
 # Work the scaled run cuts by a fixed factor that the paper config undoes (coherence loops, FAD networks).
 WORK_FACTOR = {"loopnet_coherence": 16 / 2, "loopnet_fad": 3 / 1}
@@ -54,8 +64,16 @@ EPOCHS = {"train_vqvae": ("vqvae", 500), "train_prior": ("prior", 100), "train_l
 NOT_PROJECTED = {"demo_midi", "demo_audio", "all"}  # the corpus generators stand in for the dumps
 # Estimated GPU speed-up over one CPU core (paper-scale-2026-11 review, section 1: estimates from
 # published GPU throughput, never measured here). Rules not listed stay on the CPU.
-GPU_SPEEDUP = {"train_vqvae": 100, "train_prior": 300, "train_loopnet": 150, "encode_loops": 50,
-               "sample_loops": 60, "rejection_sweep": 60, "symbolic_reconstruction": 50, "loopnet_fad": 20}
+GPU_SPEEDUP = {
+    "train_vqvae": 100,
+    "train_prior": 300,
+    "train_loopnet": 150,
+    "encode_loops": 50,
+    "sample_loops": 60,
+    "rejection_sweep": 60,
+    "symbolic_reconstruction": 50,
+    "loopnet_fad": 20,
+}
 NODE_CORES = 16
 
 
@@ -63,23 +81,40 @@ def scaled_config(fraction: float, audio_loops: int, epochs: int) -> dict:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
     n_loops = max(64, round(fraction * PAPER["loops"]))
-    update_config(config, {
-        "device": "cpu",
-        "demo": {"midi_songs": max(8, round(fraction * PAPER["midi_files"])), "audio_loops": audio_loops},
-        "midi": {"raw_dir": "resources/demo/lmd", "n_shards": 2},
-        "audio": {"raw_dir": "resources/demo/looperman", "n_shards": 2},
-        "vqvae": {"epochs": epochs}, "prior": {"epochs": epochs},
-        "loopnet": {"epochs": epochs, "variants": ["MULTI_NOENV", "STFT"], "coherence_loops": 2, "fad_seeds": [0]},
-        "sampling": {"n_samples": n_loops, "rejection": {"n_keep": n_loops, "max_tries": 10 * n_loops}},
-    })
+    update_config(
+        config,
+        {
+            "device": "cpu",
+            "demo": {"midi_songs": max(8, round(fraction * PAPER["midi_files"])), "audio_loops": audio_loops},
+            "midi": {"raw_dir": "resources/demo/lmd", "n_shards": 2},
+            "audio": {"raw_dir": "resources/demo/looperman", "n_shards": 2},
+            "vqvae": {"epochs": epochs},
+            "prior": {"epochs": epochs},
+            "loopnet": {"epochs": epochs, "variants": ["MULTI_NOENV", "STFT"], "coherence_loops": 2, "fad_seeds": [0]},
+            "sampling": {"n_samples": n_loops, "rejection": {"n_keep": n_loops, "max_tries": 10 * n_loops}},
+        },
+    )
     return config
 
 
 def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(scaled_config(fraction, audio_loops, epochs)))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", str(cores), "--rerun-triggers", "mtime", "--", "all"]  # mtime: see --reuse-audio
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--rerun-triggers",
+        "mtime",
+        "--",
+        "all",
+    ]  # mtime: see --reuse-audio
     started = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as out:
         result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -91,8 +126,25 @@ def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: in
 
 def planned(workdir: Path) -> str:
     """Every job of the run as Snakemake plans it from scratch (-n -F), with its resources."""
-    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-                           "-n", "-F", "--cores", "2", "all"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "-n",
+            "-F",
+            "--cores",
+            "2",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", re.M)
@@ -141,13 +193,24 @@ def data_fractions(workdir: Path) -> dict[str, float]:
 
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     loops = sum(pq.ParquetFile(p).metadata.num_rows for p in (workdir / "results" / "loops").glob("shard-*.parquet"))
-    return {"midi": config["demo"]["midi_songs"] / PAPER["midi_files"],
-            "audio": config["demo"]["audio_loops"] / PAPER["audio_loops"],
-            "loops": loops / PAPER["loops"], "samples": config["sampling"]["n_samples"] / PAPER["loops"]}
+    return {
+        "midi": config["demo"]["midi_songs"] / PAPER["midi_files"],
+        "audio": config["demo"]["audio_loops"] / PAPER["audio_loops"],
+        "loops": loops / PAPER["loops"],
+        "samples": config["sampling"]["n_samples"] / PAPER["loops"],
+    }
 
 
 def rule_fraction(rule: str, fractions: dict[str, float]) -> float:
-    kind = "midi" if rule in MIDI_RULES else "audio" if rule in AUDIO_RULES else "loops" if rule in LOOP_RULES else "samples"
+    kind = (
+        "midi"
+        if rule in MIDI_RULES
+        else "audio"
+        if rule in AUDIO_RULES
+        else "loops"
+        if rule in LOOP_RULES
+        else "samples"
+    )
     return fractions[kind]
 
 
@@ -159,8 +222,24 @@ def paper_job_counts(workdir: Path) -> dict[str, int]:
     folder = workdir / "paper-dry-run"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder), "-n",
-                          "--cores", "1", "all"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(folder),
+            "-n",
+            "--cores",
+            "1",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     table = out.split("Job stats:")[1].split("total")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
@@ -175,8 +254,14 @@ def project(rule, runs, jobs_full: int, floor: dict) -> dict:
     points = []
     for fraction, jobs, epochs in runs:
         share = fraction / len(jobs) if rule in SHARDED else fraction
-        points.append((share, share * (epochs if rule in EPOCHS else 1),
-                       sum(j["cpu"] for j in jobs) / len(jobs), max(j["rss"] for j in jobs)))
+        points.append(
+            (
+                share,
+                share * (epochs if rule in EPOCHS else 1),
+                sum(j["cpu"] for j in jobs) / len(jobs),
+                max(j["rss"] for j in jobs),
+            )
+        )
     share_full = 1 / jobs_full if rule in SHARDED else 1.0
     (s1, w1, c1, m1), (s2, w2, c2, m2) = points[0], points[-1]
     if s1 == s2:  # one data size
@@ -189,8 +274,23 @@ def project(rule, runs, jobs_full: int, floor: dict) -> dict:
 
 def rule_graph(workdir: Path) -> dict[str, set[str]]:
     """rule -> the rules it needs (snakemake --rulegraph)."""
-    dot = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-                          "--rulegraph", "-F", "all"], capture_output=True, text=True, check=True).stdout
+    dot = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--rulegraph",
+            "-F",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     labels = dict(re.findall(r"^\s*(\d+)\[label = \"(\w+)\"", dot, re.M))
     needs: dict[str, set[str]] = {name: set() for name in labels.values()}
     for src, dst in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M):
@@ -217,9 +317,12 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=REPO / "results" / "bench_paper_scale")
-    parser.add_argument("--reuse-audio", action="store_true",
-                        help="start a new fraction from a finished run's audio and LoopNet results "
-                             "(same --audio-loops): only the MIDI and symbolic stages run again")
+    parser.add_argument(
+        "--reuse-audio",
+        action="store_true",
+        help="start a new fraction from a finished run's audio and LoopNet results "
+        "(same --audio-loops): only the MIDI and symbolic stages run again",
+    )
     args = parser.parse_args()
     if len(args.audio_loops) != len(args.fractions):
         raise SystemExit("give one --audio-loops value per fraction")
@@ -233,12 +336,24 @@ def main() -> None:
         if not done and args.reuse_audio and first is not None and not workdir.exists():
             shutil.copytree(first, workdir, symlinks=True)  # mtimes and .snakemake metadata kept
             (workdir / "bench-done").unlink()
-            for stale in ("results/midi", "results/loops", "results/samples", "results/symbolic", "results/eval/symbolic",
-                          "results/eval/symbolic.parquet", *(str(p.relative_to(workdir)) for p in
-                                                             (workdir / "logs" / "evaluate").glob("*symbolic*")),
-                          "results/models/vqvae", "results/models/lstm_prior", "results/checkpoints", "logs/midi",
-                          "logs/symbolic", "logs/detector/score_phrases-0.benchmark.tsv",
-                          "logs/detector/score_phrases-1.benchmark.tsv", "resources/demo/lmd", "snakemake.out"):
+            for stale in (
+                "results/midi",
+                "results/loops",
+                "results/samples",
+                "results/symbolic",
+                "results/eval/symbolic",
+                "results/eval/symbolic.parquet",
+                *(str(p.relative_to(workdir)) for p in (workdir / "logs" / "evaluate").glob("*symbolic*")),
+                "results/models/vqvae",
+                "results/models/lstm_prior",
+                "results/checkpoints",
+                "logs/midi",
+                "logs/symbolic",
+                "logs/detector/score_phrases-0.benchmark.tsv",
+                "logs/detector/score_phrases-1.benchmark.tsv",
+                "resources/demo/lmd",
+                "snakemake.out",
+            ):
                 path = workdir / stale
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         if not done:
@@ -253,10 +368,23 @@ def main() -> None:
         floor = {"cpu": min(j["cpu"] for j in real), "rss": min(j["rss"] for j in real)}
     jobs_full = paper_job_counts(args.workdir)
 
-    print(f"\nper rule (CPU seconds of one core; full scale = config/paper.yaml data, epochs and job counts; "
-          f"measured on {args.cores} shared cores)\n")
-    header = ["rule", "jobs", "wall s", "cpu s", "peak MB", "mem_mb", "full: jobs", "cpu h/job", "cpu h all",
-              "peak MB", "% of mem_mb"]
+    print(
+        f"\nper rule (CPU seconds of one core; full scale = config/paper.yaml data, epochs and job counts; "
+        f"measured on {args.cores} shared cores)\n"
+    )
+    header = [
+        "rule",
+        "jobs",
+        "wall s",
+        "cpu s",
+        "peak MB",
+        "mem_mb",
+        "full: jobs",
+        "cpu h/job",
+        "cpu h all",
+        "peak MB",
+        "% of mem_mb",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
     projected = {}
@@ -267,10 +395,14 @@ def main() -> None:
         p = projected[rule] = project(rule, runs[rule], jobs_full[rule], floor)
         mem = resources.get(rule, {}).get("mem_mb", 0)
         share = 100 * p["rss"] / mem if mem else math.nan
-        flag = (" **over 60 %**" if share > 60 else "") + (" (one data size: time proportional)" if p.get("one_size") else "")
-        print(f"| {rule} | {len(last)} | {sum(j['wall'] for j in last):.0f} | {sum(j['cpu'] for j in last):.0f} | "
-              f"{max(j['rss'] for j in last):.0f} | {mem} | {p['jobs']} | {p['cpu'] / 3600:.2f} | "
-              f"{p['cpu'] * p['jobs'] / 3600:.1f} | {p['rss']:.0f} | {share:.0f}{flag} |")
+        flag = (" **over 60 %**" if share > 60 else "") + (
+            " (one data size: time proportional)" if p.get("one_size") else ""
+        )
+        print(
+            f"| {rule} | {len(last)} | {sum(j['wall'] for j in last):.0f} | {sum(j['cpu'] for j in last):.0f} | "
+            f"{max(j['rss'] for j in last):.0f} | {mem} | {p['jobs']} | {p['cpu'] / 3600:.2f} | "
+            f"{p['cpu'] * p['jobs'] / 3600:.1f} | {p['rss']:.0f} | {share:.0f}{flag} |"
+        )
 
     needs = rule_graph(args.workdir / f"f{max(args.fractions):g}")
     for name, gpu_rules in (("CPU only, 16 cores", {}), ("one GPU (estimated speed-ups)", GPU_SPEEDUP)):
@@ -281,7 +413,9 @@ def main() -> None:
         total, path = critical_path(needs, hours)
         print(f"\ncritical path, {name}: {total:.1f} h ({' -> '.join(r for r in path if hours.get(r, 0) > 0.05)})")
         if gpu_rules:
-            print(f"  every GPU job back to back (profile gpu=1): {sum(hours[r] for r in gpu_rules if r in hours):.1f} h")
+            print(
+                f"  every GPU job back to back (profile gpu=1): {sum(hours[r] for r in gpu_rules if r in hours):.1f} h"
+            )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def worker(which: str, data_path: str, k: int, threads: int) -> None:
         from loopgen.evaluation.prdc import compute_prdc
 
         torch.set_num_threads(threads)
-        run = lambda: compute_prdc(real, fake, k=k)  # noqa: E731
+        run = lambda: compute_prdc(real, fake, k=k)
     else:
         from prdc import compute_prdc
 
@@ -80,8 +80,17 @@ def worker(which: str, data_path: str, k: int, threads: int) -> None:
     values = run()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     peak = resident_mb("VmHWM")
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak, "added_mb": peak - before,
-                      **{key: float(values[key]) for key in KEYS}}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_mb": peak,
+                "added_mb": peak - before,
+                **{key: float(values[key]) for key in KEYS},
+            }
+        )
+    )
 
 
 def resident_mb(field: str) -> float:
@@ -99,9 +108,28 @@ def reset_peak_resident() -> None:
 
 
 def measure(which: str, data_path: str, k: int, threads: int) -> dict:
-    env = {**os.environ, **{var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-    out = subprocess.run([sys.executable, __file__, "--worker", which, "--data-file", data_path, "--k", str(k),
-                          "--threads", str(threads)], env=env, capture_output=True, text=True, check=True)
+    env = {
+        **os.environ,
+        **{var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            which,
+            "--data-file",
+            data_path,
+            "--k",
+            str(k),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -128,12 +156,16 @@ def main() -> None:
             for which in runs:
                 runs[which].append(measure(which, data_path, args.k, args.threads))
 
-    print(f"P/R/D/C, {args.n:,} real x {args.n:,} fake, {real.shape[1]}-d {args.data} embeddings, k = {args.k}, "
-          f"{args.threads} thread(s), {os.cpu_count()} CPU(s); median of {args.repeats} runs, each in a fresh process")
+    print(
+        f"P/R/D/C, {args.n:,} real x {args.n:,} fake, {real.shape[1]}-d {args.data} embeddings, k = {args.k}, "
+        f"{args.threads} thread(s), {os.cpu_count()} CPU(s); median of {args.repeats} runs, each in a fresh process"
+    )
     header = f"{'':10s} {'wall':>8s} {'CPU':>8s} {'peak RSS':>9s} {'above start':>12s}"
     print(f"  {header}   " + "  ".join(f"{key:>9s}" for key in KEYS))
     for which, results in runs.items():
-        time_s, cpu_s, peak, added = (median(results, field) for field in ("seconds", "cpu_seconds", "peak_mb", "added_mb"))
+        time_s, cpu_s, peak, added = (
+            median(results, field) for field in ("seconds", "cpu_seconds", "peak_mb", "added_mb")
+        )
         values = "  ".join(f"{results[0][key]:9.5f}" for key in KEYS)
         print(f"  {which:10s} {time_s:7.2f}s {cpu_s:7.2f}s {peak:7.0f}MB {added:10.0f}MB   {values}")
     ours, ref = runs["ours"], runs["reference"]
@@ -143,13 +175,16 @@ def main() -> None:
     added_ratio = median(ref, "added_mb") / max(median(ours, "added_mb"), 1e-9)
     diff = max(abs(o[key] - r[key]) for o, r in zip(ours, ref, strict=True) for key in KEYS)
     verdict = "met" if speedup >= GOAL_SPEEDUP and peak_ratio > 1 and diff <= 1e-6 else "MISSED"
-    print(f"  speed-up {speedup:.1f}x in wall time, {cpu_ratio:.1f}x less CPU time; peak memory {peak_ratio:.1f}x lower "
-          f"({added_ratio:.1f}x lower above start); largest difference in any value {diff:.1e}")
+    print(
+        f"  speed-up {speedup:.1f}x in wall time, {cpu_ratio:.1f}x less CPU time; peak memory {peak_ratio:.1f}x lower "
+        f"({added_ratio:.1f}x lower above start); largest difference in any value {diff:.1e}"
+    )
     print(f"  goal (>= {GOAL_SPEEDUP:.0f}x faster, less peak memory, same values within 1e-6): {verdict}")
 
 
 def median(results: list[dict], field: str) -> float:
     return statistics.median(r[field] for r in results)
+
 
 if __name__ == "__main__":
     main()

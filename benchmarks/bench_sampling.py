@@ -65,7 +65,9 @@ def bench(device, n_loops: int, batch: int, n_reference: int, n_generate: int) -
     one_by_one = Rate(n_reference, lambda: decode_codes(vqvae, codes[:n_reference], 1), device)
     chunk = batch if device.type == "cuda" else min(batch, CPU_DECODE_CHUNK)
     print(f"  codes -> rolls, batch {batch} (decoded in chunks of {chunk}): {batched}")
-    print(f"  codes -> rolls, one at a time (reference): {one_by_one}   batching gains x{batched.cpu / one_by_one.cpu:.1f}")
+    print(
+        f"  codes -> rolls, one at a time (reference): {one_by_one}   batching gains x{batched.cpu / one_by_one.cpu:.1f}"
+    )
     if device.type == "cpu":
         print(f"  goal {GOAL} loops/s on one core: {'met' if batched.cpu >= GOAL else 'NOT met'} ({batched.cpu:,.0f})")
 
@@ -78,8 +80,10 @@ def bench(device, n_loops: int, batch: int, n_reference: int, n_generate: int) -
 
     whole = Rate(n_generate, generate, device)
     best = whole.wall if device.type == "cuda" else whole.cpu
-    print(f"  whole generation (LSTM + decoder), batch {min(batch, n_generate)}: {whole}"
-          f" -> the paper's 751,935 loops per mode in {751_935 / best / 60:,.1f} min")
+    print(
+        f"  whole generation (LSTM + decoder), batch {min(batch, n_generate)}: {whole}"
+        f" -> the paper's 751,935 loops per mode in {751_935 / best / 60:,.1f} min"
+    )
 
 
 def main() -> None:

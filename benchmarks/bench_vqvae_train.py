@@ -63,16 +63,21 @@ def _sync(device) -> None:
 
 def report(label: str, device, packed, batch: int, steps: int) -> None:
     (ours, ours_cpu), (reference, reference_cpu) = (
-        samples_per_second(device, packed, batch, steps, prepacked) for prepacked in (True, False))
+        samples_per_second(device, packed, batch, steps, prepacked) for prepacked in (True, False)
+    )
     cpu = device.type == "cpu"
-    print(f"{label:<28} packed batches {ours:>9,.0f} samples/s"
-          + (f" ({ours_cpu:,.0f} per CPU second)" if cpu else "")
-          + f"   unpacked-up-front reference {reference:>9,.0f} samples/s"
-          + (f" ({reference_cpu:,.0f} per CPU second)" if cpu else "")
-          + f"   ratio {(ours_cpu / reference_cpu) if cpu else (ours / reference):.2f}")
+    print(
+        f"{label:<28} packed batches {ours:>9,.0f} samples/s"
+        + (f" ({ours_cpu:,.0f} per CPU second)" if cpu else "")
+        + f"   unpacked-up-front reference {reference:>9,.0f} samples/s"
+        + (f" ({reference_cpu:,.0f} per CPU second)" if cpu else "")
+        + f"   ratio {(ours_cpu / reference_cpu) if cpu else (ours / reference):.2f}"
+    )
     epoch_600k = 600_000 / (ours_cpu if cpu else ours)
-    print(f"{'':<28} paper-scale epoch (600k training loops): {epoch_600k / 60:,.1f} min; "
-          f"500 epochs: {500 * epoch_600k / 3600:,.1f} h")
+    print(
+        f"{'':<28} paper-scale epoch (600k training loops): {epoch_600k / 60:,.1f} min; "
+        f"500 epochs: {500 * epoch_600k / 3600:,.1f} h"
+    )
 
 
 def main() -> None:
@@ -85,14 +90,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"VQ-VAE ({sum(p.numel() for p in VQVAE(VQVAEConfig()).parameters()):,} weights), "
-          f"batch {args.batch}, {args.steps} timed steps")
+    print(
+        f"VQ-VAE ({sum(p.numel() for p in VQVAE(VQVAEConfig()).parameters()):,} weights), "
+        f"batch {args.batch}, {args.steps} timed steps"
+    )
     packed = random_packed(4 * args.batch)
     report(f"CPU, {args.threads} thread(s)", torch.device("cpu"), packed, args.batch, args.steps)
     if torch.cuda.is_available():
         packed = random_packed(8 * args.cuda_batch)
-        report(f"CUDA ({torch.cuda.get_device_name()}), batch {args.cuda_batch}", torch.device("cuda"), packed,
-               args.cuda_batch, args.cuda_steps)
+        report(
+            f"CUDA ({torch.cuda.get_device_name()}), batch {args.cuda_batch}",
+            torch.device("cuda"),
+            packed,
+            args.cuda_batch,
+            args.cuda_steps,
+        )
     else:
         print("CUDA: no device present")
 

@@ -28,6 +28,19 @@ rule check_loops:
     output:
         loops="results/audio/loops.parquet",
         bar_corr="results/audio/bar_corr.parquet",
+    log:
+        "logs/audio/check_loops.log",
+    benchmark:
+        "logs/audio/check_loops.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
+    # Reads every file once (decode + tempo check + a mel spectrogram for the 8-bar ones: ~0.1-0.2 s
+    # a file measured on the demo's 44.1 kHz loops): ~15-30 min for 8,838 loops on one core.
+    # One file in memory at a time.
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     params:
         metadata=AUDIO["metadata"],
         tempo=AUDIO["tempo"],
@@ -36,17 +49,6 @@ rule check_loops:
         n_shards=AUDIO["n_shards"],
         seed=config["seed"],
         code=AUDIO_CODE,
-    log:
-        "logs/audio/check_loops.log",
-    benchmark:
-        "logs/audio/check_loops.benchmark.tsv"
-    # Reads every file once (decode + tempo check + a mel spectrogram for the 8-bar ones: ~0.1-0.2 s
-    # a file measured on the demo's 44.1 kHz loops): ~15-30 min for 8,838 loops on one core.
-    # One file in memory at a time.
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=120,
     script:
         "../workflow/scripts/check_loops.py"
 
@@ -58,19 +60,21 @@ rule segment_loops:
         manifest=manifest_of("audio"),
     output:
         segments="results/audio/segments/shard-{shard}.parquet",
-    params:
-        segments=AUDIO["segments"],
-        code=AUDIO_CODE,
     log:
         "logs/audio/segment_loops-{shard}.log",
     benchmark:
         "logs/audio/segment_loops-{shard}.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # load + rubberband at 44.1 kHz + soxr resampling: ~15 segments/s on one core, so ~2-5 min a
     # 1,500-segment shard; the shard's int16 segments (59 kB each, ~90 MB) stay in memory until written.
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        segments=AUDIO["segments"],
+        code=AUDIO_CODE,
     script:
         "../workflow/scripts/segment_loops.py"
 
@@ -82,14 +86,12 @@ rule extract_features:
         segments=rules.segment_loops.output.segments,
     output:
         features="results/audio/features/shard-{shard}.parquet",
-    params:
-        segments=AUDIO["segments"],
-        features=AUDIO["features"],
-        code=AUDIO_CODE,
     log:
         "logs/audio/extract_features-{shard}.log",
     benchmark:
         "logs/audio/extract_features-{shard}.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Dominated by the 21 timbral models (timbral_models, 3 bands x 7 models at 44.1 kHz):
     # ~2-4 s a segment on one core, so ~1.5 h for a 1,500-segment shard (runtime leaves 2x room).
     # Memory: one stretched loop at 44.1 kHz plus the shard's segments: well under 1 GB.
@@ -97,6 +99,10 @@ rule extract_features:
     resources:
         mem_mb=2000,
         runtime=240,
+    params:
+        segments=AUDIO["segments"],
+        features=AUDIO["features"],
+        code=AUDIO_CODE,
     script:
         "../workflow/scripts/extract_features.py"
 
@@ -106,17 +112,19 @@ rule feature_stats:
         features=expand("results/audio/features/shard-{shard}.parquet", shard=shards("audio")),
     output:
         stats="results/audio/feature_stats.json",
-    params:
-        code=AUDIO_CODE,
     log:
         "logs/audio/feature_stats.log",
     benchmark:
         "logs/audio/feature_stats.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Reads only the hpcp/timbre columns of ~49k rows: seconds.
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=AUDIO_CODE,
     script:
         "../workflow/scripts/feature_stats.py"
 

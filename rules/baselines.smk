@@ -12,16 +12,21 @@ from loopgen.baselines import SAMPLING_MODE as BASELINE_MODE
 
 BASELINES = config["baselines"]
 BASELINE_REJECTION = config["baseline_rejection"]
-BASELINE_CODE = ("baselines", "models/cnn_vae.py", "models/musegan.py", "models/music_transformer.py",
-                 "models/vqvae.py", "symbolic", "sampling.py", "training.py", "roll.py")
+BASELINE_CODE = (
+    "baselines",
+    "models/cnn_vae.py",
+    "models/musegan.py",
+    "models/music_transformer.py",
+    "models/vqvae.py",
+    "symbolic",
+    "sampling.py",
+    "training.py",
+    "roll.py",
+)
 BASELINE_PATTERN = "|".join(BASELINES) or "^$"
 
 if not set(BASELINE_REJECTION) <= set(BASELINES):
     sys.exit(f"config error: baseline_rejection: {sorted(set(BASELINE_REJECTION) - set(BASELINES))} not in baselines")
-
-
-def baseline_samples(baseline):
-    return f"results/samples/{baseline}/samples.parquet"
 
 
 rule train_baseline:
@@ -32,20 +37,14 @@ rule train_baseline:
         meta="results/models/{baseline}/model.json",
         curve_csv="results/symbolic/{baseline}_training.csv",
         curve_png="results/symbolic/{baseline}_training.png",
-    wildcard_constraints:
-        baseline=BASELINE_PATTERN,
-    params:
-        section=lambda wildcards: config[wildcards.baseline],
-        # The VQ-VAE's split: every model trains on the same songs and is validated on the same.
-        split={key: config["vqvae"][key] for key in ("val_fraction", "split_by")},
-        seed=config["seed"],
-        device=config["device"],
-        checkpoint_dir=lambda wildcards: f"results/checkpoints/{wildcards.baseline}",
-        code=code_version(*BASELINE_CODE),
     log:
         "logs/baselines/train_baseline-{baseline}.log",
     benchmark:
         "logs/baselines/train_baseline-{baseline}.benchmark.tsv"
+    wildcard_constraints:
+        baseline=BASELINE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
     # Paper scale (600k training loops): CNN-VAE 500 epochs (~the VQ-VAE's cost, 1-2 h on one
     # H100); Music Transformer 100 epochs (a few GPU hours); MuseGAN 50k generator steps of batch 64
     # with 5 critic steps each (hours on one GPU). Rates: benchmarks/bench_baselines.py.
@@ -54,6 +53,14 @@ rule train_baseline:
         gpu=1,
         mem_mb=16000,
         runtime=720,
+    params:
+        section=lambda wildcards: config[wildcards.baseline],
+        # The VQ-VAE's split: every model trains on the same songs and is validated on the same.
+        split={key: config["vqvae"][key] for key in ("val_fraction", "split_by")},
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir=lambda wildcards: f"results/checkpoints/{wildcards.baseline}",
+        code=code_version(*BASELINE_CODE),
     script:
         "../workflow/scripts/train_baseline.py"
 
@@ -67,18 +74,14 @@ rule sample_baseline:
         detector_meta=f"{DETECTOR_DIR}/model.json",
     output:
         samples="results/samples/{baseline}/samples.parquet",
-    wildcard_constraints:
-        baseline=BASELINE_PATTERN,
-    params:
-        n_samples=SAMPLING["n_samples"],
-        batch_size=SAMPLING["batch_size"],
-        seed=config["seed"],
-        device=config["device"],
-        code=code_version(*BASELINE_CODE, "detector"),
     log:
         "logs/baselines/sample_baseline-{baseline}.log",
     benchmark:
         "logs/baselines/sample_baseline-{baseline}.benchmark.tsv"
+    wildcard_constraints:
+        baseline=BASELINE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
     # 752k loops: one decoder / generator pass each (CNN-VAE, MuseGAN) or 128 cached transformer
     # steps (Music Transformer): minutes on a GPU, an hour or more on CPU.
     threads: 1
@@ -86,6 +89,12 @@ rule sample_baseline:
         gpu=1,
         mem_mb=8000,
         runtime=240,
+    params:
+        n_samples=SAMPLING["n_samples"],
+        batch_size=SAMPLING["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+        code=code_version(*BASELINE_CODE, "detector"),
     script:
         "../workflow/scripts/sample_baseline.py"
 
@@ -95,21 +104,23 @@ rule listen_baseline:
         samples=rules.sample_baseline.output.samples,
     output:
         folder=directory("results/samples/{baseline}/listen"),
+    log:
+        "logs/baselines/listen_baseline-{baseline}.log",
+    benchmark:
+        "logs/baselines/listen_baseline-{baseline}.benchmark.tsv"
     wildcard_constraints:
         baseline=BASELINE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         n_listen=SAMPLING["n_listen"],
         tempo_bpm=SAMPLING["tempo_bpm"],
         render_wav=SAMPLING["render_wav"],
         code=code_version("symbolic/listening.py", "midi_write.py", "render.py"),
-    log:
-        "logs/baselines/listen_baseline-{baseline}.log",
-    benchmark:
-        "logs/baselines/listen_baseline-{baseline}.benchmark.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     script:
         "../workflow/scripts/listen_samples.py"
 
@@ -124,10 +135,22 @@ rule baseline_rejection_sweep:
     output:
         samples="results/samples/{baseline}/rejection/{mode}-limit-{limit}.parquet",
         stats="results/samples/{baseline}/rejection/{mode}-limit-{limit}.json",
+    log:
+        "logs/baselines/rejection_sweep-{baseline}-{mode}-{limit}.log",
+    benchmark:
+        "logs/baselines/rejection_sweep-{baseline}-{mode}-{limit}.benchmark.tsv"
     wildcard_constraints:
         baseline="|".join(BASELINE_REJECTION) or "^$",
         mode="|".join(set(BASELINE_MODE.values())),
         limit="|".join(REJECTION_LIMITS),
+    conda:
+        "../envs/loopgen.yaml"
+    # Up to max_tries generated loops per limit (default 7.5M): an hour or two on a GPU.
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
     params:
         limit=lambda wildcards: REJECTION_LIMITS[wildcards.limit],
         n_keep=REJECTION["n_keep"],
@@ -136,16 +159,6 @@ rule baseline_rejection_sweep:
         seed=config["seed"],
         device=config["device"],
         code=code_version(*BASELINE_CODE, "detector"),
-    log:
-        "logs/baselines/rejection_sweep-{baseline}-{mode}-{limit}.log",
-    benchmark:
-        "logs/baselines/rejection_sweep-{baseline}-{mode}-{limit}.benchmark.tsv"
-    # Up to max_tries generated loops per limit (default 7.5M): an hour or two on a GPU.
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=720,
     script:
         "../workflow/scripts/baseline_rejection_sweep.py"
 
@@ -154,23 +167,26 @@ rule baseline_rejection_table:
     input:
         stats=lambda wildcards: expand(
             f"results/samples/{wildcards.baseline}/rejection/{BASELINE_MODE[wildcards.baseline]}-limit-{{limit}}.json",
-            limit=REJECTION_LIMITS),
+            limit=REJECTION_LIMITS,
+        ),
     output:
         table="results/samples/{baseline}/rejection/acceptance.parquet",
         csv="results/samples/{baseline}/rejection/acceptance.csv",
         markdown="results/samples/{baseline}/rejection/acceptance.md",
-    wildcard_constraints:
-        baseline="|".join(BASELINE_REJECTION) or "^$",
-    params:
-        mode=lambda wildcards: BASELINE_MODE[wildcards.baseline],
     log:
         "logs/baselines/rejection_table-{baseline}.log",
     benchmark:
         "logs/baselines/rejection_table-{baseline}.benchmark.tsv"
+    wildcard_constraints:
+        baseline="|".join(BASELINE_REJECTION) or "^$",
+    conda:
+        "../envs/loopgen.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        mode=lambda wildcards: BASELINE_MODE[wildcards.baseline],
     script:
         "../workflow/scripts/rejection_table.py"
 
@@ -183,19 +199,21 @@ rule cnn_vae_reconstruction:
         meta="results/models/cnn_vae/model.json",
     output:
         rows="results/eval/symbolic/reconstruction-cnn_vae.parquet",
-    params:
-        device=config["device"],
-        code=code_version("evaluation/symbolic.py", *BASELINE_CODE),
     log:
         "logs/baselines/cnn_vae_reconstruction.log",
     benchmark:
         "logs/baselines/cnn_vae_reconstruction.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # One encoder + decoder pass over the ~150k validation loops: seconds on a GPU, minutes on CPU.
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        device=config["device"],
+        code=code_version("evaluation/symbolic.py", *BASELINE_CODE),
     script:
         "../workflow/scripts/cnn_vae_reconstruction.py"
 

@@ -84,3 +84,51 @@ def watch_dump(section, suffixes, metadata=None, settings=None):
 def manifest_of(section):
     return f"results/{section}/manifest/shard-{{shard}}.tsv"
 
+
+# --- input functions of the symbolic, baseline and evaluation stages (they read those files' globals) ---
+
+
+def limit_name(limit):
+    """A rejection limit as a file-name part: None -> 'none', 0.01 -> '0.01'."""
+    return "none" if limit is None else format(limit, "g")
+
+
+def baseline_samples(baseline):
+    return f"results/samples/{baseline}/samples.parquet"
+
+
+def symbolic_eval_sets():
+    """Every generated set evaluated: name -> its description (loopgen SampleSet) and samples file."""
+    sets = {}
+    for mode in SAMPLING["modes"]:
+        sets[f"vqvae_lstm-{mode}"] = dict(
+            experiment="generation", model="vqvae_lstm", mode=mode, limit=None, path=f"{SAMPLES_DIR}/{mode}.parquet"
+        )
+    mode = REJECTION["mode"]
+    for name, limit in REJECTION_LIMITS.items():
+        sets[f"vqvae_lstm-{mode}-limit-{name}"] = dict(
+            experiment="rejection",
+            model="vqvae_lstm",
+            mode=mode,
+            limit=limit,
+            path=f"{SAMPLES_DIR}/rejection/{mode}-limit-{name}.parquet",
+        )
+    for baseline in BASELINES:  # rules/baselines.smk
+        sets[baseline] = dict(
+            experiment="generation",
+            model=baseline,
+            mode=BASELINE_MODE[baseline],
+            limit=None,
+            path=baseline_samples(baseline),
+        )
+    for baseline in BASELINE_REJECTION:
+        mode = BASELINE_MODE[baseline]
+        for name, limit in REJECTION_LIMITS.items():
+            sets[f"{baseline}-{mode}-limit-{name}"] = dict(
+                experiment="rejection",
+                model=baseline,
+                mode=mode,
+                limit=limit,
+                path=f"results/samples/{baseline}/rejection/{mode}-limit-{name}.parquet",
+            )
+    return sets

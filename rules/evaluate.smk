@@ -15,28 +15,6 @@ SYMBOLIC_EVAL_CONFIG = config["evaluation"]
 SYMBOLIC_EVAL_CODE = code_version("evaluation/symbolic.py", "evaluation/prdc.py", "evaluation/embeddings.py", "roll.py")
 
 
-def symbolic_eval_sets():
-    """Every generated set evaluated: name -> its description (loopgen SampleSet) and samples file."""
-    sets = {}
-    for mode in SAMPLING["modes"]:
-        sets[f"vqvae_lstm-{mode}"] = dict(experiment="generation", model="vqvae_lstm", mode=mode, limit=None,
-                                          path=f"{SAMPLES_DIR}/{mode}.parquet")
-    mode = REJECTION["mode"]
-    for name, limit in REJECTION_LIMITS.items():
-        sets[f"vqvae_lstm-{mode}-limit-{name}"] = dict(experiment="rejection", model="vqvae_lstm", mode=mode,
-                                                       limit=limit, path=f"{SAMPLES_DIR}/rejection/{mode}-limit-{name}.parquet")
-    for baseline in BASELINES:  # rules/baselines.smk
-        sets[baseline] = dict(experiment="generation", model=baseline, mode=BASELINE_MODE[baseline], limit=None,
-                              path=baseline_samples(baseline))
-    for baseline in BASELINE_REJECTION:
-        mode = BASELINE_MODE[baseline]
-        for name, limit in REJECTION_LIMITS.items():
-            sets[f"{baseline}-{mode}-limit-{name}"] = dict(
-                experiment="rejection", model=baseline, mode=mode, limit=limit,
-                path=f"results/samples/{baseline}/rejection/{mode}-limit-{name}.parquet")
-    return sets
-
-
 SYMBOLIC_EVAL_SETS = symbolic_eval_sets()
 
 
@@ -47,8 +25,20 @@ rule symbolic_set_metrics:
         samples=lambda wildcards: SYMBOLIC_EVAL_SETS[wildcards.eval_set]["path"],
     output:
         rows=f"{SYMBOLIC_EVAL}/sets/{{eval_set}}.parquet",
+    log:
+        "logs/evaluate/symbolic_set_metrics-{eval_set}.log",
+    benchmark:
+        "logs/evaluate/symbolic_set_metrics-{eval_set}.benchmark.tsv"
     wildcard_constraints:
         eval_set="|".join(re.escape(name) for name in SYMBOLIC_EVAL_SETS),
+    conda:
+        "../envs/loopgen.yaml"
+    # Paper scale: reading 752k training loops (0.7 GB packed) and UP/ND over 752k generated ones
+    # (~30 s), then 10 networks x (20k embeddings + P/R/D/C of 10k x 10k, ~3 s on 2 cores).
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         sample_set=lambda wildcards: {k: v for k, v in SYMBOLIC_EVAL_SETS[wildcards.eval_set].items() if k != "path"},
         k=SYMBOLIC_EVAL_CONFIG["symbolic_prdc_k"],
@@ -57,16 +47,6 @@ rule symbolic_set_metrics:
         seed=config["seed"],
         device=config["device"],
         code=SYMBOLIC_EVAL_CODE,
-    log:
-        "logs/evaluate/symbolic_set_metrics-{eval_set}.log",
-    benchmark:
-        "logs/evaluate/symbolic_set_metrics-{eval_set}.benchmark.tsv"
-    # Paper scale: reading 752k training loops (0.7 GB packed) and UP/ND over 752k generated ones
-    # (~30 s), then 10 networks x (20k embeddings + P/R/D/C of 10k x 10k, ~3 s on 2 cores).
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
     script:
         "../workflow/scripts/symbolic_set_metrics.py"
 
@@ -79,13 +59,12 @@ rule symbolic_reconstruction:
         meta=rules.train_vqvae.output.meta,
     output:
         rows=f"{SYMBOLIC_EVAL}/reconstruction.parquet",
-    params:
-        device=config["device"],
-        code=code_version("evaluation/symbolic.py", "symbolic", "models/vqvae.py"),
     log:
         "logs/evaluate/symbolic_reconstruction.log",
     benchmark:
         "logs/evaluate/symbolic_reconstruction.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # One VQ-VAE forward pass over the ~150k validation loops: seconds on a GPU, minutes on CPU.
     threads: 4
     resources:
@@ -93,6 +72,9 @@ rule symbolic_reconstruction:
         gpu_mem_mb=3000,
         mem_mb=4000,
         runtime=60,
+    params:
+        device=config["device"],
+        code=code_version("evaluation/symbolic.py", "symbolic", "models/vqvae.py"),
     script:
         "../workflow/scripts/symbolic_reconstruction.py"
 
@@ -105,32 +87,53 @@ rule evaluate_symbolic:
         reconstruction=rules.symbolic_reconstruction.output.rows,
         acceptance=rules.rejection_table.output.table,
         samples=expand(f"{SAMPLES_DIR}/{{mode}}.parquet", mode=SAMPLING["modes"]),
-        baseline_reconstruction=["results/eval/symbolic/reconstruction-cnn_vae.parquet"] if "cnn_vae" in BASELINES else [],
-        baseline_acceptance=expand("results/samples/{baseline}/rejection/acceptance.parquet", baseline=BASELINE_REJECTION),
+        baseline_reconstruction=(
+            ["results/eval/symbolic/reconstruction-cnn_vae.parquet"] if "cnn_vae" in BASELINES else []
+        ),
+        baseline_acceptance=expand(
+            "results/samples/{baseline}/rejection/acceptance.parquet", baseline=BASELINE_REJECTION
+        ),
         baseline_samples=[baseline_samples(baseline) for baseline in BASELINES],
     output:
         metrics="results/eval/symbolic.parquet",
-        tables=multiext(f"{SYMBOLIC_EVAL}/table", "1_reconstruction.csv", "1_reconstruction.md",
-                        "2_metrics.csv", "2_metrics.md", "3_f1.csv", "3_f1.md"),
-        figure4=report(f"{SYMBOLIC_EVAL}/figure4_rejection_sweep.png", caption="../workflow/report/figure4.rst", category="Symbolic generation"),
-        pianorolls=report(f"{SYMBOLIC_EVAL}/pianorolls.png", caption="../workflow/report/pianorolls.rst", category="Symbolic generation"),
+        tables=multiext(
+            f"{SYMBOLIC_EVAL}/table",
+            "1_reconstruction.csv",
+            "1_reconstruction.md",
+            "2_metrics.csv",
+            "2_metrics.md",
+            "3_f1.csv",
+            "3_f1.md",
+        ),
+        figure4=report(
+            f"{SYMBOLIC_EVAL}/figure4_rejection_sweep.png",
+            caption="../workflow/report/figure4.rst",
+            category="Symbolic generation",
+        ),
+        pianorolls=report(
+            f"{SYMBOLIC_EVAL}/pianorolls.png",
+            caption="../workflow/report/pianorolls.rst",
+            category="Symbolic generation",
+        ),
+    log:
+        "logs/evaluate/evaluate_symbolic.log",
+    benchmark:
+        "logs/evaluate/evaluate_symbolic.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
+    # Paper scale: UP/ND of the 752k training loops (~30 s); the rest is small tables and plots.
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
-        tables_dir=SYMBOLIC_EVAL,
+        tables_dir=lambda wildcards, output: str(Path(output.figure4).parent),
         sample_labels=[f"vqvae_lstm {mode}" for mode in SAMPLING["modes"]],
         baselines=BASELINES,
         baseline_rejection=BASELINE_REJECTION,
         n_images=SYMBOLIC_EVAL_CONFIG["symbolic_pianoroll_images"],
         seed=config["seed"],
         code=SYMBOLIC_EVAL_CODE,
-    log:
-        "logs/evaluate/evaluate_symbolic.log",
-    benchmark:
-        "logs/evaluate/evaluate_symbolic.benchmark.tsv"
-    # Paper scale: UP/ND of the 752k training loops (~30 s); the rest is small tables and plots.
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
     script:
         "../workflow/scripts/evaluate_symbolic.py"
 
@@ -143,8 +146,15 @@ TARGETS["evaluate_symbolic"] = list(rules.evaluate_symbolic.output)
 # (table 1; the embedding is named in every table), timbral feature coherence per variant
 # (table 2), tables beside the paper's numbers, and figures. Outputs in results/eval/loopnet/.
 LOOPNET_EVAL = "results/eval/loopnet"
-LOOPNET_EVAL_CODE = code_version("loopnet", "evaluation/fad.py", "evaluation/coherence.py",
-                                 "models/vggish.py", "models/wave_unet.py", "audio/timbre.py", "audio/features.py")
+LOOPNET_EVAL_CODE = code_version(
+    "loopnet",
+    "evaluation/fad.py",
+    "evaluation/coherence.py",
+    "models/vggish.py",
+    "models/wave_unet.py",
+    "audio/timbre.py",
+    "audio/features.py",
+)
 
 
 rule loopnet_fad:
@@ -153,6 +163,21 @@ rule loopnet_fad:
         sets=expand("results/loopnet/test/{set}.parquet", set=[*LOOPNET["variants"], "griffin_lim"]),
     output:
         fad=f"{LOOPNET_EVAL}/fad.parquet",
+    log:
+        "logs/evaluate/loopnet_fad.log",
+    benchmark:
+        "logs/evaluate/loopnet_fad.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
+    # Paper scale: ~5k test segments x 7 sets (+ 8 degraded copies of fad_check_clips) x 2 VGGish
+    # examples x 3 random networks ~ 250k VGGish passes: ~35 ms each on a CPU core (~2.5 h),
+    # minutes on a GPU. Memory: the sets' audio (~120 MB each as float32) and 3 x 290 MB networks.
+    threads: 2
+    resources:
+        gpu=1,
+        gpu_mem_mb=4000,
+        mem_mb=8000,
+        runtime=240,
     params:
         vggish_checkpoint=LOOPNET["vggish_checkpoint"],
         seeds=LOOPNET["fad_seeds"],
@@ -163,19 +188,6 @@ rule loopnet_fad:
         bootstrap=LOOPNET["fad_bootstrap"],
         device=config["device"],
         code=LOOPNET_EVAL_CODE,
-    log:
-        "logs/evaluate/loopnet_fad.log",
-    benchmark:
-        "logs/evaluate/loopnet_fad.benchmark.tsv"
-    # Paper scale: ~5k test segments x 7 sets (+ 8 degraded copies of fad_check_clips) x 2 VGGish
-    # examples x 3 random networks ~ 250k VGGish passes: ~35 ms each on a CPU core (~2.5 h),
-    # minutes on a GPU. Memory: the sets' audio (~120 MB each as float32) and 3 x 290 MB networks.
-    threads: 2
-    resources:
-        gpu=1,
-        gpu_mem_mb=4000,
-        mem_mb=8000,
-        runtime=240,
     script:
         "../workflow/scripts/loopnet_fad.py"
 
@@ -186,20 +198,22 @@ rule loopnet_gates:
         sets=expand("results/loopnet/test/{variant}.parquet", variant=LOOPNET["variants"]),
     output:
         gates=f"{LOOPNET_EVAL}/gates.csv",
-    params:
-        variants=LOOPNET["variants"],
-        settings=LOOPNET,
-        code=LOOPNET_EVAL_CODE,
     log:
         "logs/evaluate/loopnet_gates.log",
     benchmark:
         "logs/evaluate/loopnet_gates.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Per test bar and variant: 2 losses + 12 STFTs (multi-resolution) + 2 band spectra, ~20 ms on a
     # CPU core: ~5k bars x 5 variants ~ 10 min at paper scale, seconds on the demo.
     threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        variants=LOOPNET["variants"],
+        settings=LOOPNET,
+        code=LOOPNET_EVAL_CODE,
     script:
         "../workflow/scripts/loopnet_gates.py"
 
@@ -212,23 +226,14 @@ rule loopnet_coherence:
         meta="results/models/loopnet-{variant}/model.json",
     output:
         rows=f"{LOOPNET_EVAL}/coherence-{{variant}}.parquet",
-    wildcard_constraints:
-        variant=LOOPNET_VARIANTS,
-    params:
-        n_loops=LOOPNET["coherence_loops"],
-        values=LOOPNET["coherence_values"],
-        features=LOOPNET["coherence_features"],
-        analysis_rate=LOOPNET["coherence_sample_rate"],
-        bands={key: config["audio"]["features"][key] for key in ("lowpass_hz", "bandpass_hz", "bandpass_octaves", "highpass_hz")},
-        batch_size=LOOPNET["batch_size"],
-        griffin_lim_iters=LOOPNET["griffin_lim_iters"],
-        seed=config["seed"],
-        device=config["device"],
-        code=LOOPNET_EVAL_CODE,
     log:
         "logs/evaluate/loopnet_coherence-{variant}.log",
     benchmark:
         "logs/evaluate/loopnet_coherence-{variant}.benchmark.tsv"
+    wildcard_constraints:
+        variant=LOOPNET_VARIANTS,
+    conda:
+        "../envs/loopgen.yaml"
     # 16 loops x 21 features x 3 values = 1,008 outputs; re-extracting one timbral model at 44.1 kHz
     # takes ~0.2 s on a CPU core (hardness ~0.7 s), so ~4 min, plus ~1 min of synthesis (STFT:
     # ~5 min of Griffin-Lim). The 1,008 outputs (120 MB as float32) stay in memory.
@@ -236,6 +241,20 @@ rule loopnet_coherence:
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        n_loops=LOOPNET["coherence_loops"],
+        values=LOOPNET["coherence_values"],
+        features=LOOPNET["coherence_features"],
+        analysis_rate=LOOPNET["coherence_sample_rate"],
+        bands={
+            key: config["audio"]["features"][key]
+            for key in ("lowpass_hz", "bandpass_hz", "bandpass_octaves", "highpass_hz")
+        },
+        batch_size=LOOPNET["batch_size"],
+        griffin_lim_iters=LOOPNET["griffin_lim_iters"],
+        seed=config["seed"],
+        device=config["device"],
+        code=LOOPNET_EVAL_CODE,
     script:
         "../workflow/scripts/loopnet_coherence.py"
 
@@ -249,27 +268,45 @@ rule evaluate_loopnet:
         sets=expand("results/loopnet/test/{set}.parquet", set=[*LOOPNET["variants"], "griffin_lim"]),
         segments=AUDIO_SEGMENTS,
     output:
-        fad_csv=report(f"{LOOPNET_EVAL}/table1_fad.csv", caption="../workflow/report/loopnet_fad.rst", category="LoopNet"),
+        fad_csv=report(
+            f"{LOOPNET_EVAL}/table1_fad.csv", caption="../workflow/report/loopnet_fad.rst", category="LoopNet"
+        ),
         fad_md=f"{LOOPNET_EVAL}/table1_fad.md",
         gates_md=f"{LOOPNET_EVAL}/gates.md",
-        coherence_csv=report(f"{LOOPNET_EVAL}/table2_coherence.csv", caption="../workflow/report/loopnet_coherence.rst", category="LoopNet"),
+        coherence_csv=report(
+            f"{LOOPNET_EVAL}/table2_coherence.csv",
+            caption="../workflow/report/loopnet_coherence.rst",
+            category="LoopNet",
+        ),
         coherence_md=f"{LOOPNET_EVAL}/table2_coherence.md",
-        training_png=report(f"{LOOPNET_EVAL}/training_loss.png", caption="../workflow/report/loopnet_training.rst", category="LoopNet"),
-        waveforms_png=report(f"{LOOPNET_EVAL}/example_waveforms.png", caption="../workflow/report/loopnet_examples.rst", category="LoopNet"),
-        spectrograms_png=report(f"{LOOPNET_EVAL}/example_spectrograms.png", caption="../workflow/report/loopnet_examples.rst", category="LoopNet"),
-    params:
-        variants=LOOPNET["variants"],
-        n_loops=LOOPNET["coherence_loops"],
-        code=LOOPNET_EVAL_CODE,
+        training_png=report(
+            f"{LOOPNET_EVAL}/training_loss.png", caption="../workflow/report/loopnet_training.rst", category="LoopNet"
+        ),
+        waveforms_png=report(
+            f"{LOOPNET_EVAL}/example_waveforms.png",
+            caption="../workflow/report/loopnet_examples.rst",
+            category="LoopNet",
+        ),
+        spectrograms_png=report(
+            f"{LOOPNET_EVAL}/example_spectrograms.png",
+            caption="../workflow/report/loopnet_examples.rst",
+            category="LoopNet",
+        ),
     log:
         "logs/evaluate/evaluate_loopnet.log",
     benchmark:
         "logs/evaluate/evaluate_loopnet.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Reads small tables and one test segment per set: seconds.
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        variants=LOOPNET["variants"],
+        n_loops=LOOPNET["coherence_loops"],
+        code=LOOPNET_EVAL_CODE,
     script:
         "../workflow/scripts/evaluate_loopnet.py"
 

@@ -12,9 +12,23 @@ AUDIO_SEGMENTS = expand("results/audio/segments/shard-{shard}.parquet", shard=sh
 AUDIO_FEATURES = expand("results/audio/features/shard-{shard}.parquet", shard=shards("audio"))
 LOOPNET_VARIANTS = "|".join(LOOPNET["variants"]) or "NONE"
 # What shapes training (the rest of the section, e.g. coherence settings, must not retrain).
-LOOPNET_TRAINING = ["epochs", "batch_size", "lr", "base_filters", "wavspec_fft", "wavspec_hop", "multi_fft",
-                    "multi_hop_fraction", "stft_n_fft", "stft_hop", "probe_segments", "waveform_weight",
-                    "spectral_weight", "log_spectral_weight", "norm"]
+LOOPNET_TRAINING = [
+    "epochs",
+    "batch_size",
+    "lr",
+    "base_filters",
+    "wavspec_fft",
+    "wavspec_hop",
+    "multi_fft",
+    "multi_hop_fraction",
+    "stft_n_fft",
+    "stft_hop",
+    "probe_segments",
+    "waveform_weight",
+    "spectral_weight",
+    "log_spectral_weight",
+    "norm",
+]
 
 
 rule train_loopnet:
@@ -25,20 +39,14 @@ rule train_loopnet:
     output:
         model="results/models/loopnet-{variant}/model.pt",
         meta="results/models/loopnet-{variant}/model.json",
-    wildcard_constraints:
-        variant=LOOPNET_VARIANTS,
-    params:
-        settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},
-        # Stored in model.json: `loopgen synth` re-extracts controls with the training data's settings.
-        audio_settings={"segments": config["audio"]["segments"], "features": config["audio"]["features"]},
-        seed=config["seed"],
-        device=config["device"],
-        checkpoint_dir="results/checkpoints/loopnet-{variant}",
-        code=LOOPNET_CODE,
     log:
         "logs/loopnet/train_loopnet-{variant}.log",
     benchmark:
         "logs/loopnet/train_loopnet-{variant}.benchmark.tsv"
+    wildcard_constraints:
+        variant=LOOPNET_VARIANTS,
+    conda:
+        "../envs/loopgen.yaml"
     # Paper scale: ~44k train segments of 29,538 samples (int16 audio 2.6 GB, held once in memory:
     # read row group by row group into one preallocated array; features ~0.1 GB), 1.2M weights.
     # Measured 8 segments/s on one CPU core (benchmarks/bench_loopnet.py, before BatchNorm, which
@@ -51,6 +59,14 @@ rule train_loopnet:
         gpu_mem_mb=4000,
         mem_mb=6000,
         runtime=RESUMABLE_RUNTIME,
+    params:
+        settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},
+        # Stored in model.json: `loopgen synth` re-extracts controls with the training data's settings.
+        audio_settings={"segments": config["audio"]["segments"], "features": config["audio"]["features"]},
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/loopnet-{variant}",
+        code=LOOPNET_CODE,
     script:
         "../workflow/scripts/train_loopnet.py"
 
@@ -64,18 +80,14 @@ rule synthesize_test:
     output:
         table="results/loopnet/test/{variant}.parquet",
         wavs=directory("results/loopnet/test/{variant}"),
-    wildcard_constraints:
-        variant=LOOPNET_VARIANTS,
-    params:
-        device=config["device"],
-        batch_size=LOOPNET["batch_size"],
-        griffin_lim_iters=LOOPNET["griffin_lim_iters"],
-        n_wavs=LOOPNET["n_wavs"],
-        code=LOOPNET_CODE,
     log:
         "logs/loopnet/synthesize_test-{variant}.log",
     benchmark:
         "logs/loopnet/synthesize_test-{variant}.benchmark.tsv"
+    wildcard_constraints:
+        variant=LOOPNET_VARIANTS,
+    conda:
+        "../envs/loopgen.yaml"
     # ~5k test segments: ~27 ms each on a CPU core for the waveform variants, ~0.15 s for STFT
     # (100 Griffin-Lim iterations), measured: 3-15 min; only the test split's audio (300 MB int16)
     # is read (one row group per split in the segment shards).
@@ -83,6 +95,12 @@ rule synthesize_test:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        device=config["device"],
+        batch_size=LOOPNET["batch_size"],
+        griffin_lim_iters=LOOPNET["griffin_lim_iters"],
+        n_wavs=LOOPNET["n_wavs"],
+        code=LOOPNET_CODE,
     script:
         "../workflow/scripts/synthesize_test.py"
 
@@ -93,6 +111,17 @@ rule griffin_lim_baseline:
     output:
         table="results/loopnet/test/griffin_lim.parquet",
         wavs=directory("results/loopnet/test/griffin_lim"),
+    log:
+        "logs/loopnet/griffin_lim_baseline.log",
+    benchmark:
+        "logs/loopnet/griffin_lim_baseline.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
+    # ~5k test segments at ~0.15 s each (100 Griffin-Lim iterations, batched) on a CPU core: ~15 min.
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         n_fft=LOOPNET["stft_n_fft"],
         hop=LOOPNET["stft_hop"],
@@ -100,15 +129,6 @@ rule griffin_lim_baseline:
         n_wavs=LOOPNET["n_wavs"],
         device=config["device"],
         code=LOOPNET_CODE,
-    log:
-        "logs/loopnet/griffin_lim_baseline.log",
-    benchmark:
-        "logs/loopnet/griffin_lim_baseline.benchmark.tsv"
-    # ~5k test segments at ~0.15 s each (100 Griffin-Lim iterations, batched) on a CPU core: ~15 min.
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
     script:
         "../workflow/scripts/griffin_lim_baseline.py"
 

@@ -8,23 +8,25 @@ rule list_dump:
         unpack(lambda w: raw_dump(w.section)),
     output:
         listing="results/{section}/manifest/shard-{shard}.listing.tsv",
-    params:
-        suffixes=lambda w: DUMPS[w.section]["suffixes"],
-        metadata=lambda w: DUMPS[w.section]["metadata"],
-        n_shards=lambda w: config[w.section]["n_shards"],
-        code=code_version("manifest.py", "shards.py"),
-    wildcard_constraints:
-        section="midi|audio",
     log:
         "logs/{section}/list_dump-{shard}.log",
     benchmark:
         "logs/{section}/list_dump-{shard}.benchmark.tsv"
+    wildcard_constraints:
+        section="midi|audio",
+    conda:
+        "../envs/loopgen.yaml"
     # Once a shard, the first time: a stat call per file of the dump, ~1 CPU-s for LMD-full's 178k
     # (benchmarks/bench_manifest.py). Later listings are made while the Snakefile is read.
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        suffixes=lambda w: DUMPS[w.section]["suffixes"],
+        metadata=lambda w: DUMPS[w.section]["metadata"],
+        n_shards=lambda w: config[w.section]["n_shards"],
+        code=code_version("manifest.py", "shards.py"),
     script:
         "../workflow/scripts/list_dump.py"
 
@@ -34,17 +36,19 @@ rule dump_manifest:
         listing=rules.list_dump.output.listing,
     output:
         manifest="results/{section}/manifest/shard-{shard}.tsv",
-    params:
-        settings=lambda w: DUMPS[w.section]["settings"],
-    wildcard_constraints:
-        section="midi|audio",
     log:
         "logs/{section}/dump_manifest-{shard}.log",
     benchmark:
         "logs/{section}/dump_manifest-{shard}.benchmark.tsv"
+    wildcard_constraints:
+        section="midi|audio",
+    conda:
+        "../envs/loopgen.yaml"
     threads: 1
     resources:
         mem_mb=100,
         runtime=5,
+    params:
+        settings=lambda w: DUMPS[w.section]["settings"],
     shell:
         "cp {input.listing} {output.manifest} 2> {log}"

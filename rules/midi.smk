@@ -18,14 +18,12 @@ rule extract_phrases:
     output:
         phrases="results/midi/phrases/shard-{shard}.parquet",
         files="results/midi/files/shard-{shard}.parquet",
-    params:
-        settings=MIDI_SETTINGS,
-        n_shards=config["midi"]["n_shards"],
-        code=code_version(*MIDI_CODE),
     log:
         "logs/midi/extract_phrases-{shard}.log",
     benchmark:
         "logs/midi/extract_phrases-{shard}.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # One core, bounded memory: rows stream to Parquet in groups of 20k phrases, so the peak is the
     # interpreter with numpy/pyarrow (~200 MB measured by benchmarks/bench_midi.py) plus one file.
     # Runtime: LMD-full is 178k files at ~3-5 ms each on one core (bench_midi.py), ~15 min in all;
@@ -34,6 +32,10 @@ rule extract_phrases:
     resources:
         mem_mb=1000,
         runtime=max(10, 4 * 15 // config["midi"]["n_shards"]),
+    params:
+        settings=MIDI_SETTINGS,
+        n_shards=config["midi"]["n_shards"],
+        code=code_version(*MIDI_CODE),
     script:
         "../workflow/scripts/extract_phrases.py"
 
@@ -43,17 +45,19 @@ rule merge_midi_files:
         expand("results/midi/files/shard-{shard}.parquet", shard=shards("midi")),
     output:
         "results/midi/files.parquet",
-    params:
-        code=code_version("midi", "tables.py"),
     log:
         "logs/midi/merge_midi_files.log",
     benchmark:
         "logs/midi/merge_midi_files.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # 178k rows of short strings: well under a second and 500 MB.
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=code_version("midi", "tables.py"),
     script:
         "../workflow/scripts/merge_midi_files.py"
 

@@ -10,23 +10,33 @@ rule report_page:
     input:
         lambda wildcards: [path for stage, paths in TARGETS.items() if stage != "report" for path in paths],
     output:
-        folder=report(directory("results/report"), htmlindex="index.html", category="Listening",
-                      caption="../workflow/report/listening.rst"),
-    params:
-        results="results",
-        settings={**{key: value for key, value in REPORT.items() if key != "screenshot"},
-                  "tempo_bpm": config["sampling"]["tempo_bpm"], "seed": config["seed"], "device": config["device"]},
-        screenshot=REPORT["screenshot"],
-        code=code_version("report", "symbolic", "midi_write.py", "render.py", "loopnet"),
+        folder=report(
+            directory("results/report"),
+            htmlindex="index.html",
+            category="Listening",
+            caption="../workflow/report/listening.rst",
+        ),
     log:
         "logs/report/report_page.log",
     benchmark:
         "logs/report/report_page.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Reads tables and a few rolls; ~30 FluidSynth renders and a few LoopNet bars: under a minute.
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        results=lambda wildcards, output: str(Path(output.folder).parent),
+        settings={
+            **{key: value for key, value in REPORT.items() if key != "screenshot"},
+            "tempo_bpm": config["sampling"]["tempo_bpm"],
+            "seed": config["seed"],
+            "device": config["device"],
+        },
+        screenshot=REPORT["screenshot"],
+        code=code_version("report", "symbolic", "midi_write.py", "render.py", "loopnet"),
     script:
         "../workflow/scripts/report_page.py"
 

@@ -23,16 +23,15 @@ REJECTION = SAMPLING["rejection"]
 LOOP_SHARDS = expand("results/loops/shard-{shard}.parquet", shard=shards("midi"))
 
 
-def limit_name(limit):
-    """A rejection limit as a file-name part: None -> 'none', 0.01 -> '0.01'."""
-    return "none" if limit is None else format(limit, "g")
-
-
 if REJECTION["mode"] not in SAMPLING["modes"]:
-    sys.exit(f"config error: sampling.rejection.mode: {REJECTION['mode']!r} is not one of sampling.modes "
-             f"({', '.join(SAMPLING['modes'])})")
+    sys.exit(
+        f"config error: sampling.rejection.mode: {REJECTION['mode']!r} is not one of sampling.modes "
+        f"({', '.join(SAMPLING['modes'])})"
+    )
 if config["prior"]["seq_len"] != 128 // 2 ** config["vqvae"]["n_down"]:
-    sys.exit(f"config error: prior.seq_len: must be the VQ-VAE's 128 / 2^n_down = {128 // 2 ** config['vqvae']['n_down']}")
+    sys.exit(
+        f"config error: prior.seq_len: must be the VQ-VAE's 128 / 2^n_down = {128 // 2 ** config['vqvae']['n_down']}"
+    )
 REJECTION_LIMITS = {limit_name(limit): limit for limit in REJECTION["limits"]}
 MODE_PATTERN = "|".join(SAMPLING["modes"])
 
@@ -44,17 +43,17 @@ rule train_vqvae:
         model=f"{VQVAE_DIR}/model.pt",
         meta=f"{VQVAE_DIR}/model.json",
         curve_csv="results/symbolic/vqvae_training.csv",
-        curve_png=report("results/symbolic/vqvae_training.png", caption="../workflow/report/vqvae_training.rst", category="Symbolic generation"),
-    params:
-        vqvae=config["vqvae"],
-        seed=config["seed"],
-        device=config["device"],
-        checkpoint_dir="results/checkpoints/vqvae",
-        code=code_version(*SYMBOLIC_CODE),
+        curve_png=report(
+            "results/symbolic/vqvae_training.png",
+            caption="../workflow/report/vqvae_training.rst",
+            category="Symbolic generation",
+        ),
     log:
         "logs/symbolic/train_vqvae.log",
     benchmark:
         "logs/symbolic/train_vqvae.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Paper scale: 600k training loops x 500 epochs = 3.0e8 samples. The loops sit packed in memory
     # (0.7 GB) and on the GPU: 2.8-4.2 h at an H100's estimated 20-30k samples/s, 8-17 h on a
     # T4/V100-class GPU (5-10k/s), ~14 days on one CPU core (250/s). A checkpoint every epoch:
@@ -65,6 +64,12 @@ rule train_vqvae:
         gpu_mem_mb=8000,
         mem_mb=16000,
         runtime=RESUMABLE_RUNTIME,
+    params:
+        vqvae=config["vqvae"],
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/vqvae",
+        code=code_version(*SYMBOLIC_CODE),
     script:
         "../workflow/scripts/train_vqvae.py"
 
@@ -76,13 +81,12 @@ rule encode_loops:
         meta=rules.train_vqvae.output.meta,
     output:
         codes="results/symbolic/codes.parquet",
-    params:
-        device=config["device"],
-        code=code_version(*SYMBOLIC_CODE),
     log:
         "logs/symbolic/encode_loops.log",
     benchmark:
         "logs/symbolic/encode_loops.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # One forward pass of the encoder over 752k loops: a minute on a GPU, ~30 min on 4 cores.
     threads: 1
     resources:
@@ -90,6 +94,9 @@ rule encode_loops:
         gpu_mem_mb=3000,
         mem_mb=8000,
         runtime=60,
+    params:
+        device=config["device"],
+        code=code_version(*SYMBOLIC_CODE),
     script:
         "../workflow/scripts/encode_loops.py"
 
@@ -101,18 +108,17 @@ rule train_prior:
         model=f"{PRIOR_DIR}/model.pt",
         meta=f"{PRIOR_DIR}/model.json",
         curve_csv="results/symbolic/prior_training.csv",
-        curve_png=report("results/symbolic/prior_training.png", caption="../workflow/report/prior_training.rst", category="Symbolic generation"),
-    params:
-        prior=config["prior"],
-        codebook_size=config["vqvae"]["codebook_size"],
-        seed=config["seed"],
-        device=config["device"],
-        checkpoint_dir="results/checkpoints/lstm_prior",
-        code=code_version(*SYMBOLIC_CODE),
+        curve_png=report(
+            "results/symbolic/prior_training.png",
+            caption="../workflow/report/prior_training.rst",
+            category="Symbolic generation",
+        ),
     log:
         "logs/symbolic/train_prior.log",
     benchmark:
         "logs/symbolic/train_prior.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     # Paper scale: 570k sequences x 31 tokens x 100 epochs through a 7.95M-weight LSTM
     # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU. Resumes per epoch.
     threads: 1
@@ -121,6 +127,13 @@ rule train_prior:
         gpu_mem_mb=6000,
         mem_mb=8000,
         runtime=RESUMABLE_RUNTIME,
+    params:
+        prior=config["prior"],
+        codebook_size=config["vqvae"]["codebook_size"],
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint_dir="results/checkpoints/lstm_prior",
+        code=code_version(*SYMBOLIC_CODE),
     script:
         "../workflow/scripts/train_prior.py"
 
@@ -134,21 +147,15 @@ rule sample_loops:
         detector_meta=f"{DETECTOR_DIR}/model.json",
     output:
         samples=temp(f"{SAMPLES_DIR}/chunks/{{mode}}-{{chunk}}.parquet"),
-    wildcard_constraints:
-        mode=MODE_PATTERN,
-        chunk=r"\d+",
-    params:
-        mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
-        n_samples=SAMPLING["n_samples"],
-        chunks=SAMPLING["chunks"],
-        batch_size=SAMPLING["batch_size"],
-        seed=config["seed"],
-        device=config["device"],
-        code=code_version(*SYMBOLIC_CODE, "detector"),
     log:
         "logs/symbolic/sample_loops-{mode}-{chunk}.log",
     benchmark:
         "logs/symbolic/sample_loops-{mode}-{chunk}.benchmark.tsv"
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+        chunk=r"\d+",
+    conda:
+        "../envs/loopgen.yaml"
     # 752k loops x 31 LSTM steps (~0.5 GFLOP a loop) a mode: ~1-2 min on a GPU, 67 min on one CPU
     # core (188 loops/s), so on CPU nodes sampling.chunks splits it into jobs with derived seeds.
     # Memory: the packed output (0.7 GB a mode) plus one batch.
@@ -158,22 +165,33 @@ rule sample_loops:
         gpu_mem_mb=4000,
         mem_mb=8000,
         runtime=240,
+    params:
+        mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
+        n_samples=SAMPLING["n_samples"],
+        chunks=SAMPLING["chunks"],
+        batch_size=SAMPLING["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+        code=code_version(*SYMBOLIC_CODE, "detector"),
     script:
         "../workflow/scripts/sample_loops.py"
 
 
 rule gather_samples:
     input:
-        chunks=lambda wildcards: expand(f"{SAMPLES_DIR}/chunks/{wildcards.mode}-{{chunk}}.parquet",
-                                        chunk=range(SAMPLING["chunks"])),
+        chunks=lambda wildcards: expand(
+            f"{SAMPLES_DIR}/chunks/{wildcards.mode}-{{chunk}}.parquet", chunk=range(SAMPLING["chunks"])
+        ),
     output:
         samples=f"{SAMPLES_DIR}/{{mode}}.parquet",
-    wildcard_constraints:
-        mode=MODE_PATTERN,
     log:
         "logs/symbolic/gather_samples-{mode}.log",
     benchmark:
         "logs/symbolic/gather_samples-{mode}.benchmark.tsv"
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
     # Copies the chunks one at a time into one file (row groups kept): seconds, one chunk in memory.
     threads: 1
     resources:
@@ -188,22 +206,24 @@ rule listen_samples:
         samples=rules.gather_samples.output.samples,
     output:
         folder=directory(f"{SAMPLES_DIR}/listen/{{mode}}"),
-    wildcard_constraints:
-        mode=MODE_PATTERN,
-    params:
-        n_listen=SAMPLING["n_listen"],
-        tempo_bpm=SAMPLING["tempo_bpm"],
-        render_wav=SAMPLING["render_wav"],
-        code=code_version("symbolic", "midi_write.py", "render.py"),
     log:
         "logs/symbolic/listen_samples-{mode}.log",
     benchmark:
         "logs/symbolic/listen_samples-{mode}.benchmark.tsv"
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
     # FluidSynth renders a 16 s loop in well under a second.
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        n_listen=SAMPLING["n_listen"],
+        tempo_bpm=SAMPLING["tempo_bpm"],
+        render_wav=SAMPLING["render_wav"],
+        code=code_version("symbolic", "midi_write.py", "render.py"),
     script:
         "../workflow/scripts/listen_samples.py"
 
@@ -223,8 +243,23 @@ rule rejection_sweep:
     output:
         samples=expand(f"{SAMPLES_DIR}/rejection/{{{{mode}}}}-limit-{{limit}}.parquet", limit=NUMERIC_LIMITS),
         stats=expand(f"{SAMPLES_DIR}/rejection/{{{{mode}}}}-limit-{{limit}}.json", limit=NUMERIC_LIMITS),
+    log:
+        "logs/symbolic/rejection_sweep-{mode}.log",
+    benchmark:
+        "logs/symbolic/rejection_sweep-{mode}.benchmark.tsv"
     wildcard_constraints:
         mode=MODE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
+    # The tightest limit's tries, at most max_tries (10 x n_keep = 7.5M) loops: 1.8M at the demo's
+    # acceptance rates, ~20-60 min on a GPU, 2.6-11 h on one CPU core (188 loops/s). Progress is
+    # saved with the kept loops every 65,536 of them: a job killed at its time limit resumes.
+    threads: 1
+    resources:
+        gpu=1,
+        gpu_mem_mb=4000,
+        mem_mb=4000,
+        runtime=RESUMABLE_RUNTIME,
     params:
         mode=lambda wildcards: SAMPLING["modes"][wildcards.mode],
         limits=[REJECTION_LIMITS[name] for name in NUMERIC_LIMITS],
@@ -235,19 +270,6 @@ rule rejection_sweep:
         device=config["device"],
         state_dir="results/checkpoints/rejection-{mode}",
         code=code_version(*SYMBOLIC_CODE, "detector"),
-    log:
-        "logs/symbolic/rejection_sweep-{mode}.log",
-    benchmark:
-        "logs/symbolic/rejection_sweep-{mode}.benchmark.tsv"
-    # The tightest limit's tries, at most max_tries (10 x n_keep = 7.5M) loops: 1.8M at the demo's
-    # acceptance rates, ~20-60 min on a GPU, 2.6-11 h on one CPU core (188 loops/s). Progress is
-    # saved with the kept loops every 65,536 of them: a job killed at its time limit resumes.
-    threads: 1
-    resources:
-        gpu=1,
-        gpu_mem_mb=4000,
-        mem_mb=4000,
-        runtime=RESUMABLE_RUNTIME,
     script:
         "../workflow/scripts/rejection_sweep.py"
 
@@ -259,18 +281,20 @@ rule rejection_none:
     output:
         samples=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.parquet",
         stats=f"{SAMPLES_DIR}/rejection/{{mode}}-limit-none.json",
-    wildcard_constraints:
-        mode=MODE_PATTERN,
-    params:
-        n_keep=REJECTION["n_keep"],
     log:
         "logs/symbolic/rejection_none-{mode}.log",
     benchmark:
         "logs/symbolic/rejection_none-{mode}.benchmark.tsv"
+    wildcard_constraints:
+        mode=MODE_PATTERN,
+    conda:
+        "../envs/loopgen.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        n_keep=REJECTION["n_keep"],
     script:
         "../workflow/scripts/rejection_none.py"
 
@@ -280,18 +304,24 @@ rule rejection_table:
         stats=expand(f"{SAMPLES_DIR}/rejection/{REJECTION['mode']}-limit-{{limit}}.json", limit=REJECTION_LIMITS),
     output:
         table=f"{SAMPLES_DIR}/rejection/acceptance.parquet",
-        csv=report(f"{SAMPLES_DIR}/rejection/acceptance.csv", caption="../workflow/report/acceptance.rst", category="Symbolic generation"),
+        csv=report(
+            f"{SAMPLES_DIR}/rejection/acceptance.csv",
+            caption="../workflow/report/acceptance.rst",
+            category="Symbolic generation",
+        ),
         markdown=f"{SAMPLES_DIR}/rejection/acceptance.md",
-    params:
-        mode=REJECTION["mode"],
     log:
         "logs/symbolic/rejection_table.log",
     benchmark:
         "logs/symbolic/rejection_table.benchmark.tsv"
+    conda:
+        "../envs/loopgen.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        mode=REJECTION["mode"],
     script:
         "../workflow/scripts/rejection_table.py"
 

@@ -12,14 +12,30 @@ import sys
 
 # name -> (module, function that adds its arguments, function that runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "summary": ("loopgen.midi", "add_summary_args", "run_summary",
-                "summarise MIDI phrase shards and files tables: phrase count, tempo histogram, reject reasons"),
-    "to-midi": ("loopgen.midi_write", "add_to_midi_args", "run_to_midi",
-                "write one phrase of a shard to a .mid file (drums on channel 10, bass as notes)"),
-    "generate": ("loopgen.generate", "add_generate_args", "run_generate",
-                 "new loops from a trained model: 8-bar MIDI files at a tempo, WAV renders and a CSV"),
-    "synth": ("loopgen.loopnet", "add_synth_args", "run_synth",
-              "LoopNet timbre transfer: rhythm from one loop or a MIDI drum pattern, timbre from another -> WAV"),
+    "summary": (
+        "loopgen.midi",
+        "add_summary_args",
+        "run_summary",
+        "summarise MIDI phrase shards and files tables: phrase count, tempo histogram, reject reasons",
+    ),
+    "to-midi": (
+        "loopgen.midi_write",
+        "add_to_midi_args",
+        "run_to_midi",
+        "write one phrase of a shard to a .mid file (drums on channel 10, bass as notes)",
+    ),
+    "generate": (
+        "loopgen.generate",
+        "add_generate_args",
+        "run_generate",
+        "new loops from a trained model: 8-bar MIDI files at a tempo, WAV renders and a CSV",
+    ),
+    "synth": (
+        "loopgen.loopnet",
+        "add_synth_args",
+        "run_synth",
+        "LoopNet timbre transfer: rhythm from one loop or a MIDI drum pattern, timbre from another -> WAV",
+    ),
 }
 
 

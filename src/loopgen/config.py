@@ -63,5 +63,7 @@ def validate(config: dict, schema: dict, demo_dirs: tuple[str, ...] = ()) -> dic
     for section in ("midi", "audio"):
         raw_dir = config[section]["raw_dir"]
         if raw_dir not in demo_dirs and not Path(raw_dir).is_dir():
-            raise ConfigError(f"{section}.raw_dir: folder {raw_dir!r} does not exist — expected the folder of the raw {section} dump")
+            raise ConfigError(
+                f"{section}.raw_dir: folder {raw_dir!r} does not exist — expected the folder of the raw {section} dump"
+            )
     return config

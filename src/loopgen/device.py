@@ -45,7 +45,8 @@ def select_device(preference: str, gpus: int, cuda_available: bool | None = None
         raise NoCudaError(
             f"this rule declares gpu: {gpus} but torch {torch.__version__} sees no CUDA device "
             f"(CUDA_VISIBLE_DEVICES={visible!r}, torch built for CUDA {torch.version.cuda}); install a "
-            "CUDA build of torch (README, 'GPU and Slurm') or set device: cpu to train on the CPU on purpose")
+            "CUDA build of torch (README, 'GPU and Slurm') or set device: cpu to train on the CPU on purpose"
+        )
     return torch.device("cuda")
 
 
@@ -55,8 +56,10 @@ def describe(device: torch.device) -> str:
         return f"{device.type} ({torch.get_num_threads()} threads, torch {torch.__version__})"
     index = device.index if device.index is not None else torch.cuda.current_device()
     props = torch.cuda.get_device_properties(index)
-    return (f"cuda:{index} ({props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, "
-            f"CUDA {torch.version.cuda})")
+    return (
+        f"cuda:{index} ({props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, "
+        f"CUDA {torch.version.cuda})"
+    )
 
 
 def rule_device(job) -> torch.device:

@@ -111,7 +111,9 @@ def reference_phrases(data: bytes, params: MidiParams) -> FilePhrases:
             f"≥ {params.min_bass_steps}; best window: {best[0]} drum cells, {best[1]} bass steps)"
         )
     packed = np.packbits(np.stack(loops).reshape(len(loops), -1), axis=1)
-    windows = Windows(np.array(starts, np.int32), packed, np.array(drum_cells, np.int32), np.array(bass_cells, np.int32))
+    windows = Windows(
+        np.array(starts, np.int32), packed, np.array(drum_cells, np.int32), np.array(bass_cells, np.int32)
+    )
     return FilePhrases(windows, _tempo_at_bars(midi, first_beat, windows.start_bar))
 
 
@@ -126,7 +128,9 @@ def _check_time_signatures(midi, params: MidiParams) -> None:
     first = min(tick for tick, _, _ in ticks)
     for tick, numerator, denominator in sorted(ticks, key=lambda ts: ts[0]):
         if (numerator, denominator) != (4, 4):
-            raise MidiError(f"time signature {numerator}/{denominator} at bar {1 + (tick - first) // (4 * midi.resolution)}")
+            raise MidiError(
+                f"time signature {numerator}/{denominator} at bar {1 + (tick - first) // (4 * midi.resolution)}"
+            )
 
 
 def _tempo_at_bars(midi, first_beat: float, start_bars) -> np.ndarray:
@@ -147,7 +151,7 @@ def _parse(data: bytes):
         warnings.simplefilter("ignore")
         try:
             return pretty_midi.PrettyMIDI(io.BytesIO(data))
-        except Exception as error:  # mido and pretty_midi raise many types on broken files
+        except Exception as error:  # noqa: BLE001 -- mido and pretty_midi raise many types on broken files
             raise MidiError(f"not a MIDI file: {type(error).__name__}: {error}") from None
 
 
@@ -276,7 +280,12 @@ def _part_events(rng, part, channel, tpb, n_bars, humanise):
         events.append((0, b"\xf0\x05\x7e\x7f\x09\x01\xf7"))
     grid = 16 if part == "drums" else 8
     step = bar // grid
-    pattern = [(s, int(p)) for s in range(grid) if rng.random() < 0.5 for p in rng.choice(_PITCHES[part], 1 + (part == "other"))]
+    pattern = [
+        (s, int(p))
+        for s in range(grid)
+        if rng.random() < 0.5
+        for p in rng.choice(_PITCHES[part], 1 + (part == "other"))
+    ]
     for b in range(n_bars):
         if rng.random() < 0.1:
             continue
@@ -297,7 +306,9 @@ def _part_events(rng, part, channel, tpb, n_bars, humanise):
             off = bytes([0x80 | channel, pitch, 64]) if r < 0.5 else bytes([0x90 | channel, pitch, 0])
             events.append((tick + length, off))
         if part == "other" and rng.random() < 0.2:
-            events += [(b * bar + q, bytes([0xE0 | channel, int(rng.integers(0, 128)), 64])) for q in range(0, bar, tpb // 8)]
+            events += [
+                (b * bar + q, bytes([0xE0 | channel, int(rng.integers(0, 128)), 64])) for q in range(0, bar, tpb // 8)
+            ]
     return events
 
 

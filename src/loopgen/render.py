@@ -55,8 +55,14 @@ def _events(pm) -> list[tuple[float, str, int, int, int]]:
     return sorted(events, key=lambda e: (e[0], _ORDER[e[1]], e[2], e[3]))
 
 
-def render(midi, sample_rate: int = SAMPLE_RATE, duration: float | None = None, wrap_tail: bool = False,
-           soundfont: str | os.PathLike | None = None, gain: float = GAIN) -> np.ndarray:
+def render(
+    midi,
+    sample_rate: int = SAMPLE_RATE,
+    duration: float | None = None,
+    wrap_tail: bool = False,
+    soundfont: str | os.PathLike | None = None,
+    gain: float = GAIN,
+) -> np.ndarray:
     """Stereo float32 audio (frames, 2) in [-1, 1] of a PrettyMIDI (or MIDI file path).
 
     duration None: until the last event plus TAIL_SECONDS. Otherwise exactly round(duration * rate)
@@ -129,8 +135,15 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
         tmp.unlink(missing_ok=True)
 
 
-def render_to_wav(midi, path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, channels: int = 1,
-                  duration: float | None = None, wrap_tail: bool = False, peak: float | None = None) -> np.ndarray:
+def render_to_wav(
+    midi,
+    path: str | os.PathLike,
+    sample_rate: int = SAMPLE_RATE,
+    channels: int = 1,
+    duration: float | None = None,
+    wrap_tail: bool = False,
+    peak: float | None = None,
+) -> np.ndarray:
     """Render a PrettyMIDI or MIDI file to a 16-bit WAV; `peak` normalises the loudest sample to it."""
     audio = render(midi, sample_rate, duration, wrap_tail)
     if peak is not None and np.abs(audio).max() > 0:

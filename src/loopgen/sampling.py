@@ -110,8 +110,10 @@ def sample_codes(
     """
     device = next(prior.parameters()).device
     first_code_probs = torch.as_tensor(first_code_probs, dtype=torch.float32, device=device)
-    batches = [_sample_batch(prior, first_code_probs, min(batch_size, n - start), mode, generator)
-               for start in range(0, n, batch_size)]
+    batches = [
+        _sample_batch(prior, first_code_probs, min(batch_size, n - start), mode, generator)
+        for start in range(0, n, batch_size)
+    ]
     return torch.cat(batches) if batches else torch.zeros(0, prior.config.seq_len, dtype=torch.long, device=device)
 
 

@@ -105,8 +105,10 @@ def _plain(value, where: str = "state"):
     if isinstance(value, np.generic):
         return value.item()
     if not isinstance(value, _PLAIN_TYPES):
-        raise TypeError(f"checkpoint {where}: a {type(value).__name__} is not a tensor or plain value "
-                        "(a checkpoint is read with weights_only=True; store its fields instead)")
+        raise TypeError(
+            f"checkpoint {where}: a {type(value).__name__} is not a tensor or plain value "
+            "(a checkpoint is read with weights_only=True; store its fields instead)"
+        )
     return value
 
 
@@ -116,8 +118,13 @@ def rng_state() -> dict:
     Tensors and plain values only (a Checkpoint is read with weights_only=True): numpy's
     Mersenne-Twister key becomes an int64 tensor beside its position and cached Gaussian."""
     algorithm, key, pos, has_gauss, cached_gaussian = np.random.get_state()
-    numpy_state = {"algorithm": algorithm, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
-                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)}
+    numpy_state = {
+        "algorithm": algorithm,
+        "key": torch.from_numpy(key.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached_gaussian),
+    }
     state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -127,8 +134,15 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     numpy_state = state["numpy"]
-    np.random.set_state((numpy_state["algorithm"], numpy_state["key"].numpy().astype(np.uint32), numpy_state["pos"],
-                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
+    np.random.set_state(
+        (
+            numpy_state["algorithm"],
+            numpy_state["key"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -54,8 +54,10 @@ def slurm_missing() -> list[str]:
 def install_slurm() -> None:
     """apt-get the daemons (root only). Failing here is an error, not a skip: CI must run these."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+    ):
         result = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
@@ -198,8 +200,10 @@ class OneNodeSlurm:
 
     def _munge_works(self) -> bool:
         encoded = subprocess.run(["munge", "-n"], capture_output=True)
-        return encoded.returncode == 0 and subprocess.run(["unmunge"], input=encoded.stdout,
-                                                          capture_output=True).returncode == 0
+        return (
+            encoded.returncode == 0
+            and subprocess.run(["unmunge"], input=encoded.stdout, capture_output=True).returncode == 0
+        )
 
     def _node_state(self) -> str:
         result = _run("sinfo", "-h", "-N", "-n", self.hostname, "-o", "%T", check=False)
@@ -255,8 +259,10 @@ def slurm_cluster():
     """The running one-node cluster; at the end its daemons must be gone."""
     missing = slurm_missing()
     if missing and os.geteuid() != 0:
-        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing) and installing it "
-                    "needs root; run the tests as root (as CI does) to test the Slurm profile")
+        pytest.skip(
+            f"Slurm is not installed ({', '.join(missing)} missing) and installing it "
+            "needs root; run the tests as root (as CI does) to test the Slurm profile"
+        )
     if missing:
         install_slurm()
     if os.geteuid() != 0:

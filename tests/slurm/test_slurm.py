@@ -40,8 +40,9 @@ TARGETS = [
 # -- plain Slurm ------------------------------------------------------------------------------
 def squeue_states() -> dict[str, tuple[str, str]]:
     """job id -> (state, job name) of every job squeue still knows (finished ones for MinJobAge)."""
-    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%j"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "--states=all", "-o", "%i|%T|%j"], capture_output=True, text=True, check=True
+    ).stdout
     return {job: (state, name) for job, state, name in (line.split("|") for line in out.splitlines())}
 
 
@@ -58,8 +59,12 @@ def wait_for_job(job_id: str, timeout: float = 60) -> str:
 
 
 def sbatch(folder: Path, *options: str, wrap: str) -> tuple[str, Path]:
-    result = subprocess.run(["sbatch", "--parsable", "--output", str(folder / "job-%j.out"), *options,
-                             "--wrap", wrap], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["sbatch", "--parsable", "--output", str(folder / "job-%j.out"), *options, "--wrap", wrap],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     job_id = result.stdout.strip().split(";")[0]
     return job_id, folder / f"job-{job_id}.out"
 
@@ -100,8 +105,18 @@ def slurm_profile(slurm_cluster, tmp_path) -> Path:
 def run_snakemake(workdir: Path, snakefile: Path, profile: Path, cores: int, *args: str) -> str:
     """Snakemake through the profile, with a time limit: a status check that never sees a job
     finish (sacct without slurmdbd) would otherwise hang the test suite instead of failing it."""
-    cmd = [*helpers.SNAKEMAKE, "-s", str(snakefile), "-d", str(workdir), "--workflow-profile", str(profile),
-           "--cores", str(cores), *args]
+    cmd = [
+        *helpers.SNAKEMAKE,
+        "-s",
+        str(snakefile),
+        "-d",
+        str(workdir),
+        "--workflow-profile",
+        str(profile),
+        "--cores",
+        str(cores),
+        *args,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(cmd)} failed ({result.returncode}):\n{output[-6000:]}"
@@ -142,7 +157,8 @@ def test_profile_maps_threads_and_gpu_to_slurm(slurm_cluster, slurm_profile, tmp
     workdir.mkdir()
     (workdir / "Snakefile").write_text(
         'rule train:\n    output: "job.txt"\n    threads: 2\n    resources: gpu=1\n'
-        '    shell: "echo $SLURM_CPUS_PER_TASK ${{SLURM_GPUS_ON_NODE:-0}} > {output}"\n')
+        '    shell: "echo $SLURM_CPUS_PER_TASK ${{SLURM_GPUS_ON_NODE:-0}} > {output}"\n'
+    )
     output = run_snakemake(workdir, workdir / "Snakefile", slurm_profile, slurm_cluster.cpus)
     assert assert_every_job_went_through_sbatch(output) == {"train"}
     cpus, gpus = (workdir / "job.txt").read_text().split()  # as the job step saw them
@@ -150,8 +166,12 @@ def test_profile_maps_threads_and_gpu_to_slurm(slurm_cluster, slurm_profile, tmp
 
 
 def files_of(workdir: Path) -> dict[str, Path]:
-    return {str(p.relative_to(workdir)): p
-            for folder in ("resources", "results") for p in (workdir / folder).rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(workdir)): p
+        for folder in ("resources", "results")
+        for p in (workdir / folder).rglob("*")
+        if p.is_file()
+    }
 
 
 def assert_same_outputs(local: Path, remote: Path) -> None:
@@ -171,8 +191,16 @@ def test_workflow_through_slurm_equals_local_run(slurm_cluster, slurm_profile, t
         workdir.mkdir()
         helpers.write_config(workdir)
     # Requests are capped at what the one test node has (the rules ask for the paper's data sizes).
-    output = run_snakemake(remote, REPO / "Snakefile", slurm_profile, slurm_cluster.cpus,
-                           *TARGETS, "--resources", f"mem_mb={slurm_cluster.mem_mb}", "gpu=1")
+    output = run_snakemake(
+        remote,
+        REPO / "Snakefile",
+        slurm_profile,
+        slurm_cluster.cpus,
+        *TARGETS,
+        "--resources",
+        f"mem_mb={slurm_cluster.mem_mb}",
+        "gpu=1",
+    )
     rules = assert_every_job_went_through_sbatch(output)
     assert {"demo_midi", "extract_phrases"} <= rules, rules
     helpers.snakemake(local, *TARGETS)

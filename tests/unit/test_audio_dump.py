@@ -42,20 +42,23 @@ def dump(tmp_path_factory):
     (root / "audio/empty.wav").write_bytes(b"")
     (root / "audio/text.wav").write_text("this is not audio\n")
     shutil.copy(root / "audio/good_a.wav", root / "audio/z_copy_of_a.wav")
-    synth.write_metadata(root / "metadata.csv", [
-        {"file": "audio/good_a.wav", "bpm": "128"},
-        {"file": "audio/good_b.wav", "bpm": "124.0"},
-        {"file": "audio/slow.wav", "bpm": "98"},
-        {"file": "audio/wrong_bpm.wav", "bpm": "133"},
-        {"file": "audio/silent.wav", "bpm": "125"},
-        {"file": "audio/no_bpm.wav", "bpm": ""},
-        {"file": "audio/text_bpm.wav", "bpm": "fast"},
-        {"file": "audio/empty.wav", "bpm": "125"},
-        {"file": "audio/text.wav", "bpm": "125"},
-        {"file": "audio/z_copy_of_a.wav", "bpm": "128"},
-        {"file": "../../etc/passwd", "bpm": "125"},
-        {"file": "audio/missing.wav", "bpm": "125"},
-    ])
+    synth.write_metadata(
+        root / "metadata.csv",
+        [
+            {"file": "audio/good_a.wav", "bpm": "128"},
+            {"file": "audio/good_b.wav", "bpm": "124.0"},
+            {"file": "audio/slow.wav", "bpm": "98"},
+            {"file": "audio/wrong_bpm.wav", "bpm": "133"},
+            {"file": "audio/silent.wav", "bpm": "125"},
+            {"file": "audio/no_bpm.wav", "bpm": ""},
+            {"file": "audio/text_bpm.wav", "bpm": "fast"},
+            {"file": "audio/empty.wav", "bpm": "125"},
+            {"file": "audio/text.wav", "bpm": "125"},
+            {"file": "audio/z_copy_of_a.wav", "bpm": "128"},
+            {"file": "../../etc/passwd", "bpm": "125"},
+            {"file": "audio/missing.wav", "bpm": "125"},
+        ],
+    )
     return root
 
 
@@ -83,7 +86,9 @@ def test_every_file_and_metadata_row_has_one_row_with_its_reason(checked, tmp_pa
         "audio/missing.wav": "file listed in metadata but missing",
         "audio/orphan.wav": "no metadata row",
     }
-    assert reasons["audio/wrong_bpm.wav"].startswith("tempo confidence 0.") and reasons["audio/wrong_bpm.wav"].endswith("≤ 0.99")
+    assert reasons["audio/wrong_bpm.wav"].startswith("tempo confidence 0.") and reasons["audio/wrong_bpm.wav"].endswith(
+        "≤ 0.99"
+    )
     assert reasons["audio/text.wav"] == "unreadable audio: Format not recognised."
     write_table(rows, tmp_path / "loops.parquet", LOOP_SCHEMA)  # the rows fit the schema
     assert read_table(tmp_path / "loops.parquet", LOOP_SCHEMA).num_rows == len(rows)
@@ -114,7 +119,9 @@ def test_segments_and_features_of_a_shard(checked, dump, audio_config, tmp_path)
     segments = segment_shard(dump, loops, 0, audio_config["segments"])
     assert segments.schema == SEGMENT_SCHEMA
     assert segments.num_rows == 2 and pcm_array(segments).shape == (2, 29538)
-    assert len({(s, l) for s, l in zip(segments["split"].to_pylist(), segments["loop_id"].to_pylist())}) == 2
+    assert (
+        len({(split, loop) for split, loop in zip(segments["split"].to_pylist(), segments["loop_id"].to_pylist())}) == 2
+    )
     features = extract_shard(dump, loops, segments, audio_config["segments"], audio_config["features"])
     assert features.schema == FEATURE_SCHEMA and features.num_rows == 2
     row = features.to_pylist()[0]
@@ -129,10 +136,19 @@ def test_segments_and_features_of_a_shard(checked, dump, audio_config, tmp_path)
     assert stats["n_segments"] == 2 + sum(s == "train" for s in features["split"].to_pylist())
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("audio/x.wav", "audio/x.wav"), ("./audio//x.wav", "audio/x.wav"), ("audio\\x.wav", "audio/x.wav"),
-    ("../../etc/passwd", None), ("/etc/passwd", None), ("audio/../../x.wav", None), ("C:/x.wav", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("audio/x.wav", "audio/x.wav"),
+        ("./audio//x.wav", "audio/x.wav"),
+        ("audio\\x.wav", "audio/x.wav"),
+        ("../../etc/passwd", None),
+        ("/etc/passwd", None),
+        ("audio/../../x.wav", None),
+        ("C:/x.wav", None),
+        ("", None),
+    ],
+)
 def test_member_paths_never_leave_the_dump(name, expected):
     assert member_path(name) == expected
 

@@ -5,8 +5,18 @@ import pytest
 
 from loopgen.audio import synth
 from loopgen.audio.bar_corr import bar_correlation, bar_mel_spectra, loop_bar_correlation
-from loopgen.audio.features import (HPCP_NAMES, TIMBRE_NAMES, BandFluxTranscriber, Hpcp, TimbreBands, envelope,
-                                    feature_stats, n_frames, normalise_by_max, scale_global)
+from loopgen.audio.features import (
+    HPCP_NAMES,
+    TIMBRE_NAMES,
+    BandFluxTranscriber,
+    Hpcp,
+    TimbreBands,
+    envelope,
+    feature_stats,
+    n_frames,
+    normalise_by_max,
+    scale_global,
+)
 from loopgen.audio.timbre import TIMBRE_MODELS, models, timbre
 from loopgen.roll import BAR_PAIRS
 
@@ -24,8 +34,10 @@ def test_timbre_names_are_band_major():
 @pytest.mark.parametrize("notes", [(60, 64, 67), (57, 61, 64, 69), (62, 65, 69)])  # C major, A major, D minor
 def test_hpcp_of_a_chord_peaks_at_its_pitch_classes(notes):
     hpcp = Hpcp(SR)(synth.chord(notes, 1.85, SR))
-    expected = {HPCP_NAMES.index(("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")[n % 12]) for n in notes}
-    top = set(np.argsort(hpcp)[-len(expected):])
+    expected = {
+        HPCP_NAMES.index(("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")[n % 12]) for n in notes
+    }
+    top = set(np.argsort(hpcp)[-len(expected) :])
     assert top == expected
     assert hpcp.max() == pytest.approx(1.0)
 

@@ -75,7 +75,9 @@ def test_median_kernel_equals_scipys_median_filter(shape):
 
     x = np.random.default_rng(1).random(shape) ** 3
     x[::3, ::4] = 0.25  # ties, which the ranks order by age
-    np.testing.assert_array_equal(spectra.median_filter_rows(x, 31), scipy.ndimage.median_filter(x, size=(1, 31), mode="reflect"))
+    np.testing.assert_array_equal(
+        spectra.median_filter_rows(x, 31), scipy.ndimage.median_filter(x, size=(1, 31), mode="reflect")
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 20])
@@ -150,9 +152,15 @@ def test_line_fit_r2_equals_sklearns_score():
         spectra.line_fit_r2(x, np.append(y[:-1], -np.inf))
 
 
-@pytest.mark.parametrize("window, nperseg, noverlap, nfft, scaling",
-                         [("hamming", 4096, 3072, 4096, "spectrum"), ("hamming", 2048, 1536, 2048, "spectrum"),
-                          (("tukey", 0.25), 8192, 1024, 8192, "density"), (("tukey", 0.25), 3000, 375, 8192, "density")])
+@pytest.mark.parametrize(
+    "window, nperseg, noverlap, nfft, scaling",
+    [
+        ("hamming", 4096, 3072, 4096, "spectrum"),
+        ("hamming", 2048, 1536, 2048, "spectrum"),
+        (("tukey", 0.25), 8192, 1024, 8192, "density"),
+        (("tukey", 0.25), 3000, 375, 8192, "density"),
+    ],
+)
 def test_spectrogram_equals_scipys_values_and_summation_order(window, nperseg, noverlap, nfft, scaling):
     from scipy.signal import spectrogram
 
@@ -168,8 +176,9 @@ def test_spectrogram_equals_scipys_values_and_summation_order(window, nperseg, n
 def test_bandwidth_and_percussive_ratio_equal_the_packages(util, demo_bars):
     audio, _ = util.file_read(demo_bars[0], SR)
     padded = np.pad(audio, (4097, 0))
-    expected, _, _ = util.get_bandwidth_array(padded, SR, nperseg=4096, overlap_step=128,
-                                              rolloff_thresh=util.db2mag(-75), normalisation_method="none")
+    expected, _, _ = util.get_bandwidth_array(
+        padded, SR, nperseg=4096, overlap_step=128, rolloff_thresh=util.db2mag(-75), normalisation_method="none"
+    )
     np.testing.assert_array_equal(spectra.bandwidth_array(padded, SR, 4096, 128, util.db2mag(-75)), expected)
     import librosa
 
@@ -181,6 +190,8 @@ def test_imports_flow_one_way_from_the_entry_point_to_the_engines():
     import subprocess
     import sys
 
-    code = ("import sys, loopgen.audio.timbre_fast, loopgen.audio.timbral_package; "
-            "assert 'loopgen.audio.timbre' not in sys.modules, 'timbre_fast imports timbre'")
+    code = (
+        "import sys, loopgen.audio.timbre_fast, loopgen.audio.timbral_package; "
+        "assert 'loopgen.audio.timbre' not in sys.modules, 'timbre_fast imports timbre'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -136,7 +136,9 @@ def test_cnn_vae_beats_the_trivial_model(loops, tmp_path):
     train, val = split_of(loops)
     last = trained.history[-1]
     assert last["trivial_bce"] == pytest.approx(trivial_bce(train, val))
-    assert trained.extras["val_nelbo"] < 0.8 * trained.extras["trivial_bce"]  # a bound on its BCE, below the trivial BCE
+    assert (
+        trained.extras["val_nelbo"] < 0.8 * trained.extras["trivial_bce"]
+    )  # a bound on its BCE, below the trivial BCE
     assert trained.extras["val_hamming"] < last["zeros_hamming"]
     best = min(trained.history, key=lambda r: r["val_hamming"])
     assert trained.extras["best_epoch"] == best["epoch"]
@@ -163,11 +165,14 @@ def test_musegan_moves_its_column_densities_towards_the_data(loops, tmp_path):
 # --- sampling
 
 
-@pytest.mark.parametrize("name,config", [
-    ("cnn_vae", CNNVAEConfig(channels=8, latent_dim=16)),
-    ("musegan", MuseGANConfig(g_channels=16, d_channels=8)),
-    ("music_transformer", MusicTransformerConfig(n_layers=1, d_model=16, d_ff=16)),
-])
+@pytest.mark.parametrize(
+    "name,config",
+    [
+        ("cnn_vae", CNNVAEConfig(channels=8, latent_dim=16)),
+        ("musegan", MuseGANConfig(g_channels=16, d_channels=8)),
+        ("music_transformer", MusicTransformerConfig(n_layers=1, d_model=16, d_ff=16)),
+    ],
+)
 def test_samples_are_packed_rolls_and_seed_reproducible(name, config, tmp_path):
     model_class = {"cnn_vae": CNNVAE, "musegan": MuseGAN, "music_transformer": MusicTransformer}[name]
     torch.manual_seed(0)

@@ -44,27 +44,42 @@ def test_the_grid_changes_one_feature_at_a_time():
 def test_a_model_that_copies_brightness_is_fully_coherent_in_brightness():
     frames = np.zeros((4, 4, 10), np.float32)
     globals_ = np.random.default_rng(0).random((4, 33), dtype=np.float32)
-    rows = coherence.run_coherence(_copies_brightness, _centroid, frames, globals_, coherence.timbre_columns(BRIGHTNESS))
+    rows = coherence.run_coherence(
+        _copies_brightness, _centroid, frames, globals_, coherence.timbre_columns(BRIGHTNESS)
+    )
     assert coherence.coherence_scores(rows) == {"E1": 1.0, "E2": 1.0, "E3": 1.0, "n_pairs": 12, "n_failed": 0}
     # The same mock ignores hardness: its outputs do not follow that feature.
-    ignored = coherence.run_coherence(_copies_brightness, _centroid, frames, globals_, coherence.timbre_columns(["lowpass90_hardness"]))
+    ignored = coherence.run_coherence(
+        _copies_brightness, _centroid, frames, globals_, coherence.timbre_columns(["lowpass90_hardness"])
+    )
     assert coherence.coherence_scores(ignored)["E1"] < 1.0
 
 
 def test_scores_count_each_test_and_a_failed_extraction_fails():
     rows = []
     for loop, (low, mid, high) in enumerate([(1, 2, 3), (1, 3, 2), (2, 1, 3), (np.nan, 1, 2)]):
-        rows += [{"loop": loop, "column": 12, "level": lv, "measured": v} for lv, v in zip(coherence.LEVELS, (low, mid, high))]
+        rows += [
+            {"loop": loop, "column": 12, "level": lv, "measured": v}
+            for lv, v in zip(coherence.LEVELS, (low, mid, high))
+        ]
     scores = coherence.coherence_scores(rows)
     # E1 high>low: yes, yes, yes, NaN -> 3/4; E2 high>mid: yes, no, yes, yes -> 3/4; E3 mid>low: yes, yes, no, NaN -> 2/4
     assert scores == {"E1": 0.75, "E2": 0.75, "E3": 0.5, "n_pairs": 4, "n_failed": 1}
 
 
 def test_scores_table_reports_overall_bands_and_features():
-    rows = [{"loop": 0, "column": c, "level": lv, "measured": v}
-            for c in coherence.timbre_columns(BRIGHTNESS) for lv, v in zip(coherence.LEVELS, (1, 2, 3))]
+    rows = [
+        {"loop": 0, "column": c, "level": lv, "measured": v}
+        for c in coherence.timbre_columns(BRIGHTNESS)
+        for lv, v in zip(coherence.LEVELS, (1, 2, 3))
+    ]
     table = coherence.scores_table(rows)
-    assert [(r["scope"], r["name"]) for r in table][:4] == [("all", "all"), ("band", "lowpass90"), ("band", "bandpass280"), ("band", "highpass9k")]
+    assert [(r["scope"], r["name"]) for r in table][:4] == [
+        ("all", "all"),
+        ("band", "lowpass90"),
+        ("band", "bandpass280"),
+        ("band", "highpass9k"),
+    ]
     assert all(r["E1"] == 1.0 for r in table) and len(table) == 1 + 3 + 3
 
 
@@ -84,7 +99,9 @@ def test_unknown_feature_names_are_refused():
 def test_the_timbre_meter_measures_brightness_of_16k_audio_in_every_band():
     """Real re-extraction (audio stage's filters and timbral model at 44.1 kHz): brighter noise
     measures brighter, the 9 kHz band included (it sees the filter's skirt below 8 kHz)."""
-    meter = coherence.TimbreMeter({"lowpass_hz": 90, "bandpass_hz": 280, "bandpass_octaves": 1, "highpass_hz": 9000}, 44100)
+    meter = coherence.TimbreMeter(
+        {"lowpass_hz": 90, "bandpass_hz": 280, "bandpass_octaves": 1, "highpass_hz": 9000}, 44100
+    )
     dark, bright = _copies_brightness(None, np.array([np.full(33, 0.1), np.full(33, 0.9)], np.float32))
     for column in coherence.timbre_columns(BRIGHTNESS):
         assert meter(bright, column) > meter(dark, column)

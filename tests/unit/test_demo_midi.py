@@ -33,7 +33,7 @@ def read_midi(path):
         return pretty_midi.PrettyMIDI(str(path))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def roll_from_file(path) -> np.ndarray:
     """The stage's roll, computed independently from pretty_midi: ticks from the first time
     signature, floor to 16ths; first drum track's mapped onsets; first bass track's lowest pitch."""
@@ -60,7 +60,7 @@ def roll_from_file(path) -> np.ndarray:
     return roll
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def files_by_kind(root):
     """{kind: [path]} via the corpus plan (which file index has which kind)."""
     kinds = {}
@@ -101,8 +101,8 @@ def test_every_kind_of_file_is_there_and_is_what_it_claims(corpus):
     kinds = files_by_kind(root)
     assert set(kinds) == set(mc.SPECIAL_KINDS) | {"song"}
     assert summary["kinds"] == {k: len(v) for k, v in sorted(kinds.items())}
-    meters = lambda pm: [(t.numerator, t.denominator) for t in pm.time_signature_changes]  # noqa: E731
-    basses = lambda pm: [i for i in pm.instruments if not i.is_drum and 32 <= i.program <= 39]  # noqa: E731
+    meters = lambda pm: [(t.numerator, t.denominator) for t in pm.time_signature_changes]
+    basses = lambda pm: [i for i in pm.instruments if not i.is_drum and 32 <= i.program <= 39]
     for path in kinds["three_four"]:
         assert set(meters(read_midi(path))) == {(3, 4)}
     for path in kinds["six_eight"]:
@@ -126,7 +126,7 @@ def test_every_kind_of_file_is_there_and_is_what_it_claims(corpus):
 def test_broken_files_are_really_broken(corpus, kind):
     root, _, _ = corpus
     for path in files_by_kind(root)[kind]:
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 -- broken files fail with many types
             read_midi(path)
     if kind == "zero_bytes":
         assert path.stat().st_size == 0
@@ -234,7 +234,11 @@ def test_window_is_loop_on_known_rolls():
 
 def test_song_roll_keeps_lowest_bass_note_first_tracks_and_mapped_drums():
     song = Song(
-        title="t", key=Key(0, "major"), bar_steps=[16] * 8, time_signatures=[(0, 4, 4)], tempos=[(0, 120.0)],
+        title="t",
+        key=Key(0, "major"),
+        bar_steps=[16] * 8,
+        time_signatures=[(0, 4, 4)],
+        tempos=[(0, 120.0)],
         tracks=[
             Track("Drums", 0, True, [Note(0, 1, 36, 100), Note(0, 1, 54, 100), Note(4, 5, 40, 100)]),
             Track("Bass", 33, False, [Note(0, 4, 40, 100), Note(2, 4, 28, 100), Note(8, 10, 80, 100)]),

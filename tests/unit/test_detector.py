@@ -47,7 +47,13 @@ def test_network_is_bias_free_with_the_paper_layer_sizes_and_maps_zero_to_zero()
     model = LoopDetector(LoopDetectorConfig())
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [
-        (28, 14), (14, 14), (14, 7), (7, 14), (14, 14), (14, 28)]
+        (28, 14),
+        (14, 14),
+        (14, 7),
+        (7, 14),
+        (14, 14),
+        (14, 28),
+    ]
     assert all(m.bias is None for m in linears)
     slopes = {m.negative_slope for m in model.modules() if isinstance(m, torch.nn.LeakyReLU)}
     assert slopes == {0.1}
@@ -142,7 +148,9 @@ def test_each_phase_keeps_its_best_validation_epoch_and_says_which(tmp_path):
         if phase == "autoencoder":
             assert min(losses) < losses[-1] / 10  # the case this is about (measured: epoch 1, 1.39 vs 503)
     with torch.no_grad():
-        assert detector._svdd_loss(trained.model, x_val).item() == pytest.approx(trained.selection["svdd"]["val_loss"], rel=1e-5)
+        assert detector._svdd_loss(trained.model, x_val).item() == pytest.approx(
+            trained.selection["svdd"]["val_loss"], rel=1e-5
+        )
     detector.save_detector(tmp_path / "model", trained)
     assert json.loads((tmp_path / "model" / "model.json").read_text())["selection"]["svdd"]["epoch"] == kept["epoch"]
 
@@ -154,7 +162,8 @@ def test_training_sets_the_threshold_from_the_training_scores_and_logs_both_phas
     assert trained.threshold == pytest.approx(detector.log_sigma_threshold(train_scores), rel=1e-5)
     assert np.array_equal(trained.scores, detector.correlation_scores(trained.model, corr))
     assert [(r["phase"], r["epoch"]) for r in trained.history] == [
-        (phase, e) for phase in ("autoencoder", "svdd") for e in range(1, FAST.epochs + 1)]
+        (phase, e) for phase in ("autoencoder", "svdd") for e in range(1, FAST.epochs + 1)
+    ]
     # the cosine schedule (logged at each epoch's last step) ends at exactly lr_min in each phase
     lrs = [r["lr"] for r in trained.history]
     assert lrs[FAST.epochs - 1] == lrs[-1] == pytest.approx(FAST.lr_min)
@@ -239,8 +248,9 @@ def test_loop_scores_from_packed_rolls_match_scores_of_their_correlations():
 def test_packed_column_reads_a_parquet_binary_column_without_copies_per_row(tmp_path):
     rng = np.random.default_rng(1)
     packed = pack_rolls(random_rolls(10, rng))
-    column = pa.chunked_array([pa.array([r.tobytes() for r in packed[:4]]),
-                               pa.array([r.tobytes() for r in packed[4:]])])
+    column = pa.chunked_array(
+        [pa.array([r.tobytes() for r in packed[:4]]), pa.array([r.tobytes() for r in packed[4:]])]
+    )
     assert np.array_equal(detector.packed_column(column), packed)
     assert np.array_equal(detector.packed_column(column.combine_chunks().slice(3, 5)), packed[3:8])
     assert detector.packed_column(pa.chunked_array([], pa.binary())).shape == (0, 912)
@@ -266,11 +276,13 @@ def test_saved_detector_scores_the_same_and_states_centre_and_threshold(tmp_path
 
 def test_bar_corr_rows_that_cannot_be_used_are_rejected_with_a_reason(tmp_path, caplog):
     good = [0.5] * 28
-    table = pa.table({
-        "loop_id": ["a", "b", "c", "d", "e"],
-        "file": ["a.wav", "b.wav", "c.wav", "d.wav", "e.wav"],
-        "corr": pa.array([good, [0.1] * 27, [float("nan")] + good[1:], None, good], pa.list_(pa.float32())),
-    })
+    table = pa.table(
+        {
+            "loop_id": ["a", "b", "c", "d", "e"],
+            "file": ["a.wav", "b.wav", "c.wav", "d.wav", "e.wav"],
+            "corr": pa.array([good, [0.1] * 27, [float("nan")] + good[1:], None, good], pa.list_(pa.float32())),
+        }
+    )
     path = tmp_path / "bar_corr.parquet"
     pq.write_table(table, path)
     ids, corr, rejected = detector.read_bar_corr(path)

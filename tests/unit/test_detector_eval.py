@@ -64,21 +64,40 @@ def test_group_statistics_find_the_loop_group_lower():
 
 
 def test_labels_join_phrases_on_file_and_start_bar():
-    scores = pd.DataFrame({"file_id": ["a", "a", "b", "c"], "start_bar": np.array([0, 1, 0, 0], np.int32),
-                           "loop_score": np.float32([0.1, 0.2, 0.3, 0.4])})
-    labels = pd.DataFrame({"file_id": ["a", "a", "a", "b"], "relpath": ["x"] * 4,
-                           "start_bar": np.array([0, 1, 2, 0], np.int32), "is_loop": [True, False, True, False]})
+    scores = pd.DataFrame(
+        {
+            "file_id": ["a", "a", "b", "c"],
+            "start_bar": np.array([0, 1, 0, 0], np.int32),
+            "loop_score": np.float32([0.1, 0.2, 0.3, 0.4]),
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "file_id": ["a", "a", "a", "b"],
+            "relpath": ["x"] * 4,
+            "start_bar": np.array([0, 1, 2, 0], np.int32),
+            "is_loop": [True, False, True, False],
+        }
+    )
     merged = detector.attach_labels(scores, labels).sort_values(["file_id", "start_bar"])
     assert merged[["file_id", "start_bar", "is_loop"]].values.tolist() == [
-        ["a", 0, True], ["a", 1, False], ["b", 0, False]]
+        ["a", 0, True],
+        ["a", 1, False],
+        ["b", 0, False],
+    ]
     assert merged["loop_score"].tolist() == pytest.approx([0.1, 0.2, 0.3])
 
 
 def test_evaluation_numbers_agree_with_their_parts():
     rng = np.random.default_rng(3)
     is_loop = rng.random(400) < 0.3
-    scores = pd.DataFrame({"file_id": ["f"] * 400, "start_bar": np.arange(400),
-                           "loop_score": np.where(is_loop, rng.random(400) * 0.5, rng.random(400))})
+    scores = pd.DataFrame(
+        {
+            "file_id": ["f"] * 400,
+            "start_bar": np.arange(400),
+            "loop_score": np.where(is_loop, rng.random(400) * 0.5, rng.random(400)),
+        }
+    )
     labels = pd.DataFrame({"file_id": ["f"] * 400, "start_bar": np.arange(400), "is_loop": is_loop})
     metrics, groups, group_scores = detector.evaluate_detector(scores, 0.25, 4, 50, seed=0, labels=labels)
     scored = detector.attach_labels(scores, labels)
@@ -102,16 +121,20 @@ def test_loop_summary_counts_rows_per_shard_and_in_total(tmp_path):
 
 def test_figures_are_written(tmp_path):
     rng = np.random.default_rng(4)
-    history = [{"phase": p, "epoch": e, "lr": 1e-3, "train_loss": 1 / e, "val_loss": 1.1 / e}
-               for p in detector.PHASES for e in range(1, 6)]
+    history = [
+        {"phase": p, "epoch": e, "lr": 1e-3, "train_loss": 1 / e, "val_loss": 1.1 / e}
+        for p in detector.PHASES
+        for e in range(1, 6)
+    ]
     detector.plot_training_curve(history, tmp_path / "curve.png")
     rows = [{"split": s, "score": float(v)} for s, v in zip(["train", "val"] * 20, rng.random(40))]
     detector.plot_score_distribution(rows, 0.5, tmp_path / "scores.png")
     groups = {"loops": rng.random(10) * 0.1, "random 1": rng.random(10)}
     detector.plot_figure2(groups, detector.group_statistics(groups, 0.5), 0.5, tmp_path / "fig2.png")
     fpr, tpr, _ = detector.roc_curve(rng.random(20), rng.random(20) < 0.5)
-    detector.plot_roc(fpr, tpr, 0.5, {"predicted_loops": 5, "true_positives": 3, "recall": 0.3}, 10,
-                      tmp_path / "roc.png")
+    detector.plot_roc(
+        fpr, tpr, 0.5, {"predicted_loops": 5, "true_positives": 3, "recall": 0.3}, 10, tmp_path / "roc.png"
+    )
     for name in ("curve", "scores", "fig2", "roc"):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -127,9 +150,19 @@ def test_a_shard_keeps_exactly_its_phrases_below_the_threshold(tmp_path):
     rng = np.random.default_rng(5)
     packed = pack_rolls(rng.random((20, *ROLL_SHAPE)) < 0.1)
     corr = bar_correlation(packed)
-    rows = [{"phrase_id": f"f{k}:{k}", "file_id": f"f{k}", "start_bar": k, "tempo_bpm": 120.0,
-             "roll": packed[k].tobytes(), "corr": corr[k].tolist(), "n_drum_cells": 40, "n_bass_steps": 40}
-            for k in range(20)]
+    rows = [
+        {
+            "phrase_id": f"f{k}:{k}",
+            "file_id": f"f{k}",
+            "start_bar": k,
+            "tempo_bpm": 120.0,
+            "roll": packed[k].tobytes(),
+            "corr": corr[k].tolist(),
+            "n_drum_cells": 40,
+            "n_bass_steps": 40,
+        }
+        for k in range(20)
+    ]
     write_table(rows, tmp_path / "phrases.parquet", PHRASE_SCHEMA)
     model = LoopDetector(LoopDetectorConfig())
     model.centre.copy_(torch.randn(7))
@@ -152,8 +185,13 @@ def test_figure2_from_known_loop_ids_draws_random_groups_from_every_phrase(tmp_p
     # Paper scale: no labels, 100 hand-picked loops; the random groups come from all phrases.
     rng = np.random.default_rng(4)
     n = 2000
-    scores = pd.DataFrame({"file_id": [f"{i // 10:04x}" for i in range(n)], "start_bar": np.arange(n) % 10,
-                           "loop_score": rng.random(n) + 1.0})
+    scores = pd.DataFrame(
+        {
+            "file_id": [f"{i // 10:04x}" for i in range(n)],
+            "start_bar": np.arange(n) % 10,
+            "loop_score": rng.random(n) + 1.0,
+        }
+    )
     known = rng.choice(n, 100, replace=False)
     scores.loc[known, "loop_score"] = rng.random(100) * 0.1  # the hand-picked loops score low
     ids = [f"{scores.file_id[i]}:{scores.start_bar[i]}" for i in known]

@@ -131,15 +131,20 @@ def test_loopnet_trains_in_bf16_without_converting_device_tensors(like_cuda, one
     train = loopnet.load_segments([shards["segments"]], [shards["features"]], split="train")
     scaler = loopnet.GlobalScaler.from_file(shards["stats"])
     section = {"epochs": 1, "base_filters": 4, "batch_size": 2, "probe_segments": 2}
-    _, fp32 = loopnet.train_loopnet(train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "a", device="cpu")
-    _, bf16 = loopnet.train_loopnet(train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "b",
-                                    device="cpu", precision="bf16")
+    _, fp32 = loopnet.train_loopnet(
+        train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "a", device="cpu"
+    )
+    _, bf16 = loopnet.train_loopnet(
+        train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "b", device="cpu", precision="bf16"
+    )
     assert np.isfinite(bf16["train_loss"]).all() and bf16["probe_loss"][0] == fp32["probe_loss"][0]
     # bf16 keeps ~3 significant digits: the first epoch's loss agrees with fp32 to about 1 %.
     assert bf16["train_loss"][0] == pytest.approx(fp32["train_loss"][0], rel=0.05)
 
 
-def test_symbolic_trainers_run_in_bf16_and_report_epoch_means_without_numpy_of_device_tensors(like_cuda, one_thread, tmp_path):
+def test_symbolic_trainers_run_in_bf16_and_report_epoch_means_without_numpy_of_device_tensors(
+    like_cuda, one_thread, tmp_path
+):
     from loopgen.models.lstm_prior import PriorConfig
     from loopgen.models.vqvae import VQVAEConfig
     from loopgen.roll import pack_rolls
@@ -153,7 +158,9 @@ def test_symbolic_trainers_run_in_bf16_and_report_epoch_means_without_numpy_of_d
     config = VQVAEConfig(channels=8, codebook_size=16)
     _, fp32, _, _ = train_vqvae(loops, config, settings, tmp_path / "a")
     _, bf16, _, _ = train_vqvae(loops, config, settings, tmp_path / "b", precision="bf16")
-    assert np.isfinite(bf16[0]["train_loss"]) and bf16[0]["train_loss"] == pytest.approx(fp32[0]["train_loss"], rel=0.05)
+    assert np.isfinite(bf16[0]["train_loss"]) and bf16[0]["train_loss"] == pytest.approx(
+        fp32[0]["train_loss"], rel=0.05
+    )
     assert 0 <= bf16[0]["train_hamming"] <= 1
 
     codes = rng.integers(0, 16, (48, 32))

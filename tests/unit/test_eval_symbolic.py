@@ -73,8 +73,20 @@ def test_flatten_size_is_128_from_length_128_with_or_without_padding():
 def test_network_is_the_spec_architecture():
     net = random_embedding_net(0)
     conv1, bn1, act1, conv2, bn2, act2, _ = net.features
-    assert (conv1.in_channels, conv1.out_channels, conv1.kernel_size, conv1.stride, conv1.bias) == (57, 8, (3,), (2,), None)
-    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride, conv2.bias) == (8, 8, (3,), (4,), None)
+    assert (conv1.in_channels, conv1.out_channels, conv1.kernel_size, conv1.stride, conv1.bias) == (
+        57,
+        8,
+        (3,),
+        (2,),
+        None,
+    )
+    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride, conv2.bias) == (
+        8,
+        8,
+        (3,),
+        (4,),
+        None,
+    )
     # the released CNN_Metric: 57*8*3 + 8*8*3 (bias-free convs) + 2 * 2*8 (BatchNorm) + 128*128 + 128
     assert sum(p.numel() for p in net.parameters()) == 1368 + 192 + 32 + 16512 == 18_104
     assert isinstance(bn1, torch.nn.BatchNorm1d) and isinstance(bn2, torch.nn.BatchNorm1d)
@@ -130,16 +142,26 @@ def test_networks_draw_seeded_subsets_of_the_requested_size():
 
 def test_set_rows_hold_every_table2_number_and_nan_when_too_few_loops(caplog):
     real = random_packed(60, seed=5)
-    rows = ev.set_rows(ev.SampleSet("generation", "vqvae_lstm", "top_k"), real, random_packed(40, seed=6),
-                       np.full(40, 0.25), settings())
+    rows = ev.set_rows(
+        ev.SampleSet("generation", "vqvae_lstm", "top_k"),
+        real,
+        random_packed(40, seed=6),
+        np.full(40, 0.25),
+        settings(),
+    )
     metrics = pd.DataFrame(rows)
     assert sorted(metrics["metric"].unique()) == sorted(ev.TABLE2_COLUMNS)
     assert (metrics["metric"].isin(list("PRDC"))).sum() == 4 * 3
     assert metrics.loc[metrics["metric"] == "LS", "value"].item() == 0.25
 
     with caplog.at_level(logging.WARNING):
-        rows = ev.set_rows(ev.SampleSet("rejection", "vqvae_lstm", "top_k", 0.001), real, random_packed(3, seed=7),
-                           np.zeros(3), settings())
+        rows = ev.set_rows(
+            ev.SampleSet("rejection", "vqvae_lstm", "top_k", 0.001),
+            real,
+            random_packed(3, seed=7),
+            np.zeros(3),
+            settings(),
+        )
     assert "P/R/D/C need more than k" in caplog.text
     prdc = [r["value"] for r in rows if r["metric"] in "PRDC"]
     assert len(prdc) == 12 and all(np.isnan(prdc))
@@ -150,7 +172,7 @@ def test_set_rows_hold_every_table2_number_and_nan_when_too_few_loops(caplog):
 
 
 def test_f1_reproduces_the_papers_table3_from_its_table2():
-    for name, (ls, up, nd, p, r, d, c) in ev.PAPER_TABLE2.items():
+    for name, (_ls, _up, _nd, p, r, d, c) in ev.PAPER_TABLE2.items():
         if name in ev.PAPER_TABLE3:
             f1_pr, f1_dc = ev.PAPER_TABLE3[name]
             assert ev.f1(p[0], r[0]) == pytest.approx(f1_pr, abs=6e-4), name
@@ -161,15 +183,22 @@ def test_f1_reproduces_the_papers_table3_from_its_table2():
 def fake_metrics():
     """Rows as the workflow gathers them: training set, two modes, a two-limit sweep, table 1."""
     rows = ev.training_rows(random_packed(30, seed=8), np.full(30, 0.01))
-    for experiment, mode, limit in (("generation", "top_k", None), ("generation", "temperature", None),
-                                    ("rejection", "top_k", 0.1), ("rejection", "top_k", None)):
+    for experiment, mode, limit in (
+        ("generation", "top_k", None),
+        ("generation", "temperature", None),
+        ("rejection", "top_k", 0.1),
+        ("rejection", "top_k", None),
+    ):
         base = {"experiment": experiment, "model": "vqvae_lstm", "mode": mode, "limit": limit, "n_loops": 50}
-        rows += [{**base, "metric": m, "network": None, "value": v} for m, v in (("LS", 0.2), ("UP", 5.0), ("ND", 14.0))]
+        rows += [
+            {**base, "metric": m, "network": None, "value": v} for m, v in (("LS", 0.2), ("UP", 5.0), ("ND", 14.0))
+        ]
         for network, (p, r, d, c) in enumerate(((0.7, 0.6, 1.2, 0.9), (0.8, 0.7, 1.4, 0.95))):
             rows += [{**base, "metric": m, "network": network, "value": v} for m, v in zip("PRDC", (p, r, d, c))]
     rows += ev.reconstruction_rows("vqvae", 6.5e-3, 40)
-    accept = pd.DataFrame({"mode": ["top_k", "top_k"], "limit": [None, 0.1], "tried": [50, 400],
-                           "acceptance_rate": [1.0, 0.125]})
+    accept = pd.DataFrame(
+        {"mode": ["top_k", "top_k"], "limit": [None, 0.1], "tried": [50, 400], "acceptance_rate": [1.0, 0.125]}
+    )
     return pd.DataFrame(rows + ev.acceptance_rows(accept, "vqvae_lstm"))
 
 
@@ -177,8 +206,13 @@ def test_table2_has_the_papers_columns_and_statistics():
     table = ev.table2(fake_metrics())
     for column in (*ev.TABLE2_COLUMNS, *ev.TABLE3_COLUMNS):
         assert column in table.columns
-    assert list(table["set"]) == ["training set", "vqvae_lstm temperature", "vqvae_lstm top_k",
-                                  "vqvae_lstm top_k, no loop-score limit", "vqvae_lstm top_k, loop score < 0.1"]
+    assert list(table["set"]) == [
+        "training set",
+        "vqvae_lstm temperature",
+        "vqvae_lstm top_k",
+        "vqvae_lstm top_k, no loop-score limit",
+        "vqvae_lstm top_k, loop score < 0.1",
+    ]
     top_k = table.set_index("set").loc["vqvae_lstm top_k"]
     assert top_k["P"] == pytest.approx(0.75) and top_k["P std"] == pytest.approx(0.05)  # np.std, ddof 0, as the paper
     assert top_k["F1 P&R"] == pytest.approx(ev.f1(0.75, 0.65))
@@ -199,8 +233,9 @@ def test_tables_are_written_as_csv_and_markdown(tmp_path):
 
 def test_figures_are_written(tmp_path):
     ev.plot_rejection_sweep(fake_metrics(), tmp_path / "figure4.png")
-    ev.plot_pianorolls({"training loops": random_packed(3, seed=9), "top_k": random_packed(2, seed=10)},
-                       tmp_path / "rolls.png", n=3)
+    ev.plot_pianorolls(
+        {"training loops": random_packed(3, seed=9), "top_k": random_packed(2, seed=10)}, tmp_path / "rolls.png", n=3
+    )
     for name in ("figure4.png", "rolls.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -212,10 +247,12 @@ def test_bad_rows_of_a_sample_file_are_left_out_with_a_warning(tmp_path, caplog)
     from loopgen.tables import write_table
 
     good = random_packed(2, seed=12)
-    rows = [{"sample_id": "a", "roll": good[0].tobytes(), "loop_score": 0.5},
-            {"sample_id": "b", "roll": b"\x00" * 100, "loop_score": 0.1},  # truncated roll
-            {"sample_id": "c", "roll": good[1].tobytes(), "loop_score": None},  # no score
-            {"sample_id": "d", "roll": good[1].tobytes(), "loop_score": 0.25}]
+    rows = [
+        {"sample_id": "a", "roll": good[0].tobytes(), "loop_score": 0.5},
+        {"sample_id": "b", "roll": b"\x00" * 100, "loop_score": 0.1},  # truncated roll
+        {"sample_id": "c", "roll": good[1].tobytes(), "loop_score": None},  # no score
+        {"sample_id": "d", "roll": good[1].tobytes(), "loop_score": 0.25},
+    ]
     write_table(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA), tmp_path / "mode.parquet", SAMPLE_SCHEMA)
     with caplog.at_level(logging.WARNING):
         packed, scores = ev.read_sample_set(tmp_path / "mode.parquet")
@@ -234,9 +271,20 @@ def test_the_real_set_is_the_training_split_never_the_validation_songs(tmp_path)
 
     packed = random_packed(5, seed=13)
     ids = [f"song{i}:0" for i in range(5)]
-    loops = [{"phrase_id": pid, "file_id": pid[:5], "start_bar": 0, "tempo_bpm": 120.0, "roll": packed[i].tobytes(),
-              "corr": [0.0] * 28, "n_drum_cells": 32, "n_bass_steps": 32, "loop_score": 0.1 * i}
-             for i, pid in enumerate(ids)]
+    loops = [
+        {
+            "phrase_id": pid,
+            "file_id": pid[:5],
+            "start_bar": 0,
+            "tempo_bpm": 120.0,
+            "roll": packed[i].tobytes(),
+            "corr": [0.0] * 28,
+            "n_drum_cells": 32,
+            "n_bass_steps": 32,
+            "loop_score": 0.1 * i,
+        }
+        for i, pid in enumerate(ids)
+    ]
     shard_a, shard_b = tmp_path / "shard-0.parquet", tmp_path / "shard-1.parquet"
     write_table(pa.Table.from_pylist(loops[:3], schema=LOOP_SCHEMA), shard_a, LOOP_SCHEMA)
     write_table(pa.Table.from_pylist(loops[3:], schema=LOOP_SCHEMA), shard_b, LOOP_SCHEMA)

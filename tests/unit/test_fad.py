@@ -16,7 +16,9 @@ PATTERNS = ["k...s...k.k.s...", "k.h.s.h.k.h.s.hh", "k..ks...k...s..s", "kh.hsh.
 def _loops(n, seed, seconds=0.98):
     """Short rendered drum clips (one VGGish example each), random patterns and gains."""
     rng = np.random.default_rng(seed)
-    clips = [drum_loop([PATTERNS[rng.integers(len(PATTERNS))]], 130, SR, seed=int(rng.integers(1 << 30))) for _ in range(n)]
+    clips = [
+        drum_loop([PATTERNS[rng.integers(len(PATTERNS))]], 130, SR, seed=int(rng.integers(1 << 30))) for _ in range(n)
+    ]
     return np.stack([c[: int(seconds * SR)] * rng.uniform(0.4, 1.0) for c in clips]).astype(np.float32)
 
 
@@ -32,7 +34,12 @@ def test_frechet_distance_matches_the_direct_scipy_formula():
     b = rng.normal(loc=0.5, size=(250, 12)) @ rng.normal(size=(12, 12))
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    direct = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b).real)
+    direct = (
+        np.sum((mu_a - mu_b) ** 2)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
+        - 2 * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b).real)
+    )
     assert fad.fad_from_embeddings(a, b) == pytest.approx(direct, rel=1e-8)
     assert fad.fad_from_embeddings(a, a) == pytest.approx(0.0, abs=1e-8)
 
@@ -67,7 +74,11 @@ def test_vggish_loads_a_user_checkpoint(tmp_path):
     """A state dict in the torchvggish layout (with its PCA parameters beside the network) loads,
     and gives the saved network's embeddings: 128-d, before the last ReLU (so some negative)."""
     original = random_vggish(seed=5)
-    state = {**original.state_dict(), "pproc._pca_matrix": torch.zeros(128, 128), "pproc._pca_means": torch.zeros(128, 1)}
+    state = {
+        **original.state_dict(),
+        "pproc._pca_matrix": torch.zeros(128, 128),
+        "pproc._pca_means": torch.zeros(128, 1),
+    }
     path = tmp_path / "vggish.pth"
     torch.save(state, path)
     loaded = load_vggish(str(path))
@@ -100,7 +111,9 @@ def test_fad_is_zero_against_itself_and_large_against_noise(embedding):
 def test_default_embedding_ranks_rising_damage_worse(embedding):
     """FAD against clean drum clips rises with the noise level and as the band limit narrows."""
     reference, audio = _loops(12, seed=2), _loops(12, seed=3)
-    rows, monotonic = fad.degradation_check(embedding, reference, audio, snrs_db=(40, 20, 10), cutoffs_hz=(4000, 1000, 500))
+    rows, monotonic = fad.degradation_check(
+        embedding, reference, audio, snrs_db=(40, 20, 10), cutoffs_hz=(4000, 1000, 500)
+    )
     assert monotonic, [(r["set"], round(r["fad"], 2)) for r in rows]
     assert [r["set"] for r in rows][:3] == ["noise 40 dB SNR", "noise 20 dB SNR", "noise 10 dB SNR"]
 
@@ -108,7 +121,9 @@ def test_default_embedding_ranks_rising_damage_worse(embedding):
 def test_peak_normalisation_follows_the_papers_fad_code():
     """x / max(0.1, max|x|): loud clips to peak 1, quiet ones raised by at most 20 dB."""
     audio = np.array([[0.5, -0.25, 0.0], [0.02, -0.05, 0.01], [0.0, 0.0, 0.0]], np.float32)
-    np.testing.assert_allclose(fad.peak_normalise(audio), [[1.0, -0.5, 0.0], [0.2, -0.5, 0.1], [0.0, 0.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        fad.peak_normalise(audio), [[1.0, -0.5, 0.0], [0.2, -0.5, 0.1], [0.0, 0.0, 0.0]], rtol=1e-6
+    )
 
 
 def test_a_quieter_copy_of_the_real_set_scores_near_zero_with_peak_normalisation(embedding):

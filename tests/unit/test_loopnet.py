@@ -73,7 +73,10 @@ def test_broadcast_free_forward_equals_the_literal_network():
     """forward() folds the constant global channels into matmuls; it must equal the plain convs
     over the stacked input, edges included, for both heads."""
     torch.manual_seed(0)
-    for config in (LoopNetConfig(n_samples=3001, base_filters=4), LoopNetConfig(n_samples=3001, base_filters=4, head="stft")):
+    for config in (
+        LoopNetConfig(n_samples=3001, base_filters=4),
+        LoopNetConfig(n_samples=3001, base_filters=4, head="stft"),
+    ):
         model = WaveUNet(config)
         torch.nn.init.normal_(model.head.weight, std=0.5)
         time_varying, global_features = _inputs(config)
@@ -93,9 +96,12 @@ def test_gradients_reach_the_bottleneck_at_initialisation():
     def ratio(norm):
         torch.manual_seed(0)
         model = WaveUNet(LoopNetConfig(base_filters=8, norm=norm, dc_block=norm != "none")).train()
-        torch.nn.init.kaiming_uniform_(model.head.weight, a=5 ** 0.5)
+        torch.nn.init.kaiming_uniform_(model.head.weight, a=5**0.5)
         generator = torch.Generator().manual_seed(0)
-        time_varying, global_features = torch.rand(4, 4, 29538, generator=generator), torch.rand(4, 33, generator=generator)
+        time_varying, global_features = (
+            torch.rand(4, 4, 29538, generator=generator),
+            torch.rand(4, 33, generator=generator),
+        )
         target = 0.1 * torch.randn(4, 29538, generator=generator)
         (model(time_varying, global_features) - target).abs().mean().backward()
         return float(model.encoder[-1].weight.grad.norm() / model.encoder[0].weight.grad.norm())
@@ -139,7 +145,10 @@ def test_multi_resolution_loss_is_zero_for_identical_signals_and_grows_with_nois
     noise = torch.randn(target.shape, generator=generator)
     losses = [float(loopnet.variant_loss(target + level * noise, target, spec)) for level in (0.001, 0.01, 0.1, 0.5)]
     assert all(b > a for a, b in zip(losses, losses[1:])), losses
-    spectral = [float(loopnet.multi_resolution_stft_loss(target + level * noise, target, spec.resolutions)) for level in (0.001, 0.01, 0.1)]
+    spectral = [
+        float(loopnet.multi_resolution_stft_loss(target + level * noise, target, spec.resolutions))
+        for level in (0.001, 0.01, 0.1)
+    ]
     assert all(b > a for a, b in zip(spectral, spectral[1:])), spectral
 
 
@@ -178,8 +187,11 @@ def test_a_nearly_right_bar_costs_far_less_than_silence_under_the_multi_loss(tra
     _, spec = loopnet.variant_setup("MULTI")
     bars = torch.from_numpy(loopnet.from_pcm(train.pcm))
     late = torch.roll(bars, 64, dims=-1)
-    ratios = [float(loopnet.variant_loss(late[i : i + 1], bars[i : i + 1], spec))
-              / float(loopnet.variant_loss(torch.zeros_like(bars[i : i + 1]), bars[i : i + 1], spec)) for i in range(len(bars))]
+    ratios = [
+        float(loopnet.variant_loss(late[i : i + 1], bars[i : i + 1], spec))
+        / float(loopnet.variant_loss(torch.zeros_like(bars[i : i + 1]), bars[i : i + 1], spec))
+        for i in range(len(bars))
+    ]
     assert np.median(ratios) < 0.4, ratios
 
 
@@ -187,14 +199,20 @@ def test_weights_and_the_log_term_come_from_the_config(train):
     target = torch.from_numpy(loopnet.from_pcm(train.pcm[:1]))
     output = 0.5 * torch.roll(target, 100, dims=-1)
     _, plain = loopnet.variant_setup("WAVSPEC")
-    _, weighted = loopnet.variant_setup("WAVSPEC", {"waveform_weight": 2.0, "spectral_weight": 3.0, "log_spectral_weight": 0.5})
+    _, weighted = loopnet.variant_setup(
+        "WAVSPEC", {"waveform_weight": 2.0, "spectral_weight": 3.0, "log_spectral_weight": 0.5}
+    )
     l1 = float((output - target).abs().mean())
     spectral = float(loopnet.spectral_l1(output, target, 1024, 512))
     log_term = float(loopnet.log_spectral_l1(output, target, 1024, 512))
     assert float(loopnet.variant_loss(output, target, plain)) == pytest.approx(l1 + spectral, rel=1e-5)
-    assert float(loopnet.variant_loss(output, target, weighted)) == pytest.approx(2 * l1 + 3 * spectral + 0.5 * log_term, rel=1e-5)
+    assert float(loopnet.variant_loss(output, target, weighted)) == pytest.approx(
+        2 * l1 + 3 * spectral + 0.5 * log_term, rel=1e-5
+    )
     # The gates leave the log term out (silence is infinitely far under it).
-    assert float(loopnet.variant_loss(output, target, weighted, with_log=False)) == pytest.approx(2 * l1 + 3 * spectral, rel=1e-5)
+    assert float(loopnet.variant_loss(output, target, weighted, with_log=False)) == pytest.approx(
+        2 * l1 + 3 * spectral, rel=1e-5
+    )
 
 
 def test_griffin_lim_recovers_a_real_segments_magnitude(train):
@@ -215,8 +233,10 @@ def test_griffin_lim_improves_with_iterations(train):
     iterations, lower spectral convergence."""
     x = torch.from_numpy(loopnet.from_pcm(train.pcm[1:2]))
     magnitude = loopnet.stft(x, 1024, 256).abs()
-    values = [loopnet.spectral_convergence(loopnet.griffin_lim(magnitude, 1024, 256, n, x.shape[-1]), magnitude, 1024, 256)
-              for n in (0, 4, 16)]
+    values = [
+        loopnet.spectral_convergence(loopnet.griffin_lim(magnitude, 1024, 256, n, x.shape[-1]), magnitude, 1024, 256)
+        for n in (0, 4, 16)
+    ]
     assert values[0] > values[1] > values[2]
 
 
@@ -272,7 +292,9 @@ def test_a_wrong_length_segment_is_left_out_with_a_message(tmp_path, caplog):
 
 def test_feature_stats_file_is_checked(tmp_path):
     path = tmp_path / "feature_stats.json"
-    path.write_text(json.dumps({"hpcp": {"min": [0] * 12, "max": [1] * 12}, "timbre": {"min": [0] * 20, "max": [1] * 20}}))
+    path.write_text(
+        json.dumps({"hpcp": {"min": [0] * 12, "max": [1] * 12}, "timbre": {"min": [0] * 20, "max": [1] * 20}})
+    )
     with pytest.raises(ValueError, match="timbre"):
         loopnet.GlobalScaler.from_file(path)
 
@@ -283,16 +305,21 @@ def test_feature_stats_file_is_checked(tmp_path):
 def test_training_resumes_and_the_model_travels_with_its_settings(train, scaler, tmp_path):
     section = {"epochs": 2, "base_filters": 4, "batch_size": 4, "lr": 3e-3, "probe_segments": 4}
     torch.set_num_threads(1)
-    model, history = loopnet.train_loopnet(train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "ck", device="cpu")
+    model, history = loopnet.train_loopnet(
+        train, scaler, "MULTI", section, seed=0, checkpoint_dir=tmp_path / "ck", device="cpu"
+    )
     assert len(history["probe_loss"]) == 3 and len(history["train_loss"]) == 2
     # The silence reference: the untrained network outputs exactly silence.
     assert history["silence_probe_loss"] == pytest.approx(history["probe_loss"][0])
     # Asking for one more epoch resumes from the checkpoint instead of starting again.
-    more, resumed = loopnet.train_loopnet(train, scaler, "MULTI", {**section, "epochs": 3}, seed=0,
-                                         checkpoint_dir=tmp_path / "ck", device="cpu")
+    more, resumed = loopnet.train_loopnet(
+        train, scaler, "MULTI", {**section, "epochs": 3}, seed=0, checkpoint_dir=tmp_path / "ck", device="cpu"
+    )
     assert resumed["probe_loss"][:3] == history["probe_loss"] and len(resumed["train_loss"]) == 3
-    audio = {"segments": {"sample_rate": 16000, "target_bpm": 130, "beats_per_bar": 4, "crispness": 4},
-             "features": {**loopnet.transfer.DEFAULT_AUDIO["features"], "kick_hz": [30, 120]}}
+    audio = {
+        "segments": {"sample_rate": 16000, "target_bpm": 130, "beats_per_bar": 4, "crispness": 4},
+        "features": {**loopnet.transfer.DEFAULT_AUDIO["features"], "kick_hz": [30, 120]},
+    }
     loopnet.save_loopnet(tmp_path / "model", more, "MULTI", section, scaler, resumed, audio)
     loaded = loopnet.LoopNet.load(tmp_path / "model")
     assert loaded.variant == "MULTI" and loaded.config.base_filters == 4 and loaded.config.norm == "batch"
@@ -309,7 +336,9 @@ def test_training_is_deterministic(train, scaler, tmp_path):
     section = {"epochs": 1, "base_filters": 4, "batch_size": 4, "probe_segments": 4}
     torch.set_num_threads(1)
     _, first = loopnet.train_loopnet(train, scaler, "WAV", section, seed=3, checkpoint_dir=tmp_path / "a", device="cpu")
-    _, second = loopnet.train_loopnet(train, scaler, "WAV", section, seed=3, checkpoint_dir=tmp_path / "b", device="cpu")
+    _, second = loopnet.train_loopnet(
+        train, scaler, "WAV", section, seed=3, checkpoint_dir=tmp_path / "b", device="cpu"
+    )
     assert first["probe_loss"] == second["probe_loss"]
 
 
@@ -337,7 +366,9 @@ def test_a_short_real_training_run_beats_silence_on_held_out_clips():
         return torch.from_numpy(audio), torch.from_numpy(frames)
 
     def inputs(frames):
-        return loopnet.frames_to_samples(loopnet.normalise_activations(frames), n_samples=n, hop=hop), torch.zeros(len(frames), 33)
+        return loopnet.frames_to_samples(loopnet.normalise_activations(frames), n_samples=n, hop=hop), torch.zeros(
+            len(frames), 33
+        )
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -355,7 +386,9 @@ def test_a_short_real_training_run_beats_silence_on_held_out_clips():
     model.eval()
     with torch.no_grad():
         output = model(*inputs(test_frames))
-    ratio = float(loopnet.variant_loss(output, test_audio, spec)) / float(loopnet.variant_loss(torch.zeros_like(output), test_audio, spec))
+    ratio = float(loopnet.variant_loss(output, test_audio, spec)) / float(
+        loopnet.variant_loss(torch.zeros_like(output), test_audio, spec)
+    )
     assert ratio <= 0.8, ratio
     level_db = 20 * np.log10(float(output.std()) / float(test_audio.std()))
     assert abs(level_db) <= 6, level_db

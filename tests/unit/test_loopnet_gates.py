@@ -23,12 +23,16 @@ def test_the_real_bars_themselves_pass_and_silence_fails(bars):
     audio, loops = bars
     _, spec = loopnet.variant_setup("MULTI")
     perfect = loopnet.gate_row("MULTI", spec, audio, audio, loops)
-    assert perfect["test_loss"] == pytest.approx(0.0, abs=1e-6) and perfect["loss_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert perfect["test_loss"] == pytest.approx(0.0, abs=1e-6) and perfect["loss_ratio"] == pytest.approx(
+        0.0, abs=1e-6
+    )
     assert perfect["rms_db_diff"] == pytest.approx(0.0, abs=1e-6) and perfect["passes"]
     assert perfect["mrstft_to_target"] == pytest.approx(0.0, abs=1e-6) and perfect["mrstft_other_real"] > 1.0
     assert perfect["share_closer"] == 1.0
     silent = loopnet.gate_row("MULTI", spec, np.zeros_like(audio), audio, loops)
-    assert silent["loss_ratio"] == pytest.approx(1.0) and not silent["passes_loss_gate"] and not silent["passes_rms_gate"]
+    assert (
+        silent["loss_ratio"] == pytest.approx(1.0) and not silent["passes_loss_gate"] and not silent["passes_rms_gate"]
+    )
 
 
 def test_loudness_is_measured_in_db_without_the_dc(bars):
@@ -55,8 +59,13 @@ def test_the_stft_variant_is_judged_on_log_magnitudes_of_its_waveform(bars):
 
 def test_segment_shards_hold_one_row_group_per_split_and_a_split_reads_alone(tmp_path, caplog):
     pcm = (np.arange(5 * N, dtype=np.int64) % 2000 - 1000).astype(np.int16).reshape(5, N)
-    table = segment_table(["b:1", "a:0", "c:0", "b:0", "d:0"], ["b", "a", "c", "b", "d"], [1, 0, 0, 0, 0],
-                          ["train", "test", "train", "train", "test"], pcm)
+    table = segment_table(
+        ["b:1", "a:0", "c:0", "b:0", "d:0"],
+        ["b", "a", "c", "b", "d"],
+        [1, 0, 0, 0, 0],
+        ["train", "test", "train", "train", "test"],
+        pcm,
+    )
     write_segments(table, tmp_path / "shard.parquet")
     file = pq.ParquetFile(tmp_path / "shard.parquet")
     groups = [set(file.read_row_group(g, columns=["split"])["split"].to_pylist()) for g in range(file.num_row_groups)]

@@ -76,8 +76,21 @@ def test_synth_cli_plays_a_midi_pattern_with_a_loops_timbre(tmp_path, tiny_model
     _drum_midi(tmp_path / "drums.mid", bars=2)
     write_wav(tmp_path / "timbre.wav", drum_loop(["k.h.s.h.k.h.s.h."], 130.0, 16000), 16000)
     out = tmp_path / "out.wav"
-    code = cli.main(["synth", "--model", str(tiny_model), "--midi", str(tmp_path / "drums.mid"),
-                     "--timbre", str(tmp_path / "timbre.wav"), "-o", str(out), "--device", "cpu"])
+    code = cli.main(
+        [
+            "synth",
+            "--model",
+            str(tiny_model),
+            "--midi",
+            str(tmp_path / "drums.mid"),
+            "--timbre",
+            str(tmp_path / "timbre.wav"),
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     audio, sr = sf.read(out)
     assert sr == 16000 and audio.shape == (2 * 29538,)
@@ -85,5 +98,7 @@ def test_synth_cli_plays_a_midi_pattern_with_a_loops_timbre(tmp_path, tiny_model
 
 
 def test_synth_cli_reports_a_missing_model(tmp_path, capsys):
-    code = cli.main(["synth", "--model", str(tmp_path / "nothing"), "--rhythm", "a.wav", "--timbre", "b.wav", "-o", "c.wav"])
+    code = cli.main(
+        ["synth", "--model", str(tmp_path / "nothing"), "--rhythm", "a.wav", "--timbre", "b.wav", "-o", "c.wav"]
+    )
     assert code == 2 and "no LoopNet model" in capsys.readouterr().err

@@ -247,7 +247,16 @@ def cc(tick, channel):
         ([], [cc(15400, 9)], 127),  # the same channel in another track has no instrument: it does not
         # controllers before a track's first note are "stragglers" its first instrument adopts; from
         # then on the channel's controllers count, whatever the program
-        ([], [cc(100, 5), *notes(5, 0, [(150, 200, 60)])[1:], (300, mido.Message("program_change", channel=5, program=7)), cc(15400, 5)], 126),
+        (
+            [],
+            [
+                cc(100, 5),
+                *notes(5, 0, [(150, 200, 60)])[1:],
+                (300, mido.Message("program_change", channel=5, program=7)),
+                cc(15400, 5),
+            ],
+            126,
+        ),
         ([], [(15400, mido.MetaMessage("text", text="fin"))], 126),  # text events on any track count
         ([], [(15400, mido.MetaMessage("key_signature", key="C"))], 127),  # key signatures only on track 1
     ],
@@ -349,8 +358,11 @@ def test_the_reference_shares_no_roll_window_or_threshold_code_with_the_fast_pat
     import loopgen.midi as fast
     import loopgen.midi_reference as reference
 
-    shared = {name for name, value in vars(reference).items()
-              if (getattr(value, "__module__", None) or "").startswith(fast.__name__) and getattr(fast, name, None) is value}
+    shared = {
+        name
+        for name, value in vars(reference).items()
+        if (getattr(value, "__module__", None) or "").startswith(fast.__name__) and getattr(fast, name, None) is value
+    }
     assert shared <= {"FilePhrases", "Windows", "MidiError", "MidiParams", "_programs_text"}, shared
 
 
@@ -360,7 +372,9 @@ def test_short_file_is_rejected_with_its_length():
 
 
 def test_notes_that_end_by_the_first_beat_are_dropped():
-    data = midi_file(meta(time_signatures=((BAR, 4, 4),)), drums([(0, 36), (8, 38), (16, 42)]), bass([(0, 15, 40), (143, 143, 40)]))
+    data = midi_file(
+        meta(time_signatures=((BAR, 4, 4),)), drums([(0, 36), (8, 38), (16, 42)]), bass([(0, 15, 40), (143, 143, 40)])
+    )
     roll = first_roll(data)
     assert lit(roll) == [(0, 2), (127, N_DRUM + 40 - 24)]
 
@@ -404,15 +418,17 @@ def test_identical_bars_correlate_to_one_and_a_silent_bar_to_zero():
 
 
 def test_overlapping_zero_length_and_unclosed_notes_follow_pretty_midi():
-    on = lambda t, p: (t, mido.Message("note_on", channel=0, note=p, velocity=90))  # noqa: E731
-    off = lambda t, p: (t, mido.Message("note_off", channel=0, note=p))  # noqa: E731
+    on = lambda t, p: (t, mido.Message("note_on", channel=0, note=p, velocity=90))
+    off = lambda t, p: (t, mido.Message("note_off", channel=0, note=p))
     events = [(0, mido.Message("program_change", channel=0, program=33))]
     events += [on(0, 40), on(2 * STEP, 40), off(4 * STEP, 40), off(8 * STEP, 40)]  # one off closes both
     events += [on(16 * STEP, 45), off(16 * STEP, 45)]  # zero length: no note
     events += [on(20 * STEP, 50)]  # never closed: no note
     events += [on(127 * STEP, 40), off(128 * STEP, 40)]
-    zero_length_hit = [(5 * STEP, mido.Message("note_on", channel=9, note=38, velocity=90)),
-                       (5 * STEP, mido.Message("note_off", channel=9, note=38))]
+    zero_length_hit = [
+        (5 * STEP, mido.Message("note_on", channel=9, note=38, velocity=90)),
+        (5 * STEP, mido.Message("note_off", channel=9, note=38)),
+    ]
     data = midi_file(meta(), drums([(0, 36)]) + zero_length_hit, events)
     roll = first_roll(data)
     assert lit(roll, slice(N_DRUM, None)) == [(t, 40 - 24) for t in range(4)] + [(127, 40 - 24)]

@@ -54,7 +54,17 @@ def run_shards(tree, out, n_shards=2):
     counts = []
     for shard in range(n_shards):
         relpaths = files_in_shard(tree, MIDI_SUFFIXES, shard, n_shards)
-        counts.append(extract_shard(tree, relpaths, shard, MidiParams(), out / f"p{shard}.parquet", out / f"f{shard}.parquet", progress=False))
+        counts.append(
+            extract_shard(
+                tree,
+                relpaths,
+                shard,
+                MidiParams(),
+                out / f"p{shard}.parquet",
+                out / f"f{shard}.parquet",
+                progress=False,
+            )
+        )
     return counts
 
 
@@ -95,7 +105,9 @@ def test_every_file_is_accounted_for_exactly_once(tree, tmp_path, caplog):
 def test_a_second_copy_in_one_shard_is_rejected_as_a_duplicate(tree, tmp_path):
     run_shards(tree, tmp_path, n_shards=1)
     rows = {r["relpath"]: r for r in pq.read_table(tmp_path / "f0.parquet").to_pylist()}
-    same = sorted((r for r in rows.values() if r["file_id"] == rows["broken/copy.midi"]["file_id"]), key=lambda r: r["relpath"])
+    same = sorted(
+        (r for r in rows.values() if r["file_id"] == rows["broken/copy.midi"]["file_id"]), key=lambda r: r["relpath"]
+    )
     assert len(same) == 2
     first, second = same  # files are read in path order: the second one read is the duplicate
     assert first["status"] == "accepted"
@@ -133,7 +145,7 @@ def test_our_path_equals_the_reference_on_awkward_songs(seed):
         data = synthetic_song(rng)
         try:
             ours = extract_phrases(data, params)
-        except MidiError as error:
+        except MidiError:
             with pytest.raises(MidiError):
                 reference_phrases(data, params)
             continue

@@ -83,7 +83,9 @@ def test_to_midi_command_writes_any_phrase_of_a_shard(tmp_path, capsys):
     for i, roll in enumerate(rolls):
         write_midi(roll, tree / f"song{i}.mid", 110.0)
     params = MidiParams(min_drum_cells=0, min_bass_steps=0)
-    extract_shard(tree, ["song0.mid", "song1.mid"], 0, params, tmp_path / "p.parquet", tmp_path / "f.parquet", progress=False)
+    extract_shard(
+        tree, ["song0.mid", "song1.mid"], 0, params, tmp_path / "p.parquet", tmp_path / "f.parquet", progress=False
+    )
     data = (tree / "song1.mid").read_bytes()
     phrase = extract_phrases(data, params)
     phrase_id = f"{hashlib.md5(data).hexdigest()}:2"

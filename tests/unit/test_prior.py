@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from loopgen import symbolic
-from loopgen.training import Checkpoint
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.symbolic import TrainSettings, first_code_distribution, load_prior, save_prior, train_prior
-
+from loopgen.training import Checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

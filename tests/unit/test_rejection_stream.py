@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from loopgen.symbolic.rejection import nested_rejection
 from loopgen.roll import PACKED_BYTES, packed_column
+from loopgen.symbolic.rejection import nested_rejection
 
 LIMITS = [1.0, 0.5, 0.1, 0.02]
 
@@ -48,8 +48,19 @@ def reference(seed, limit, target, max_tries, batch_size=50):
 
 def run(tmp_path, sampler, target=30, max_tries=2000, flush_rows=65_536):
     outs = {limit: tmp_path / f"limit-{limit:g}.parquet" for limit in LIMITS}
-    stats = nested_rejection(sampler, None, score, LIMITS, target, max_tries, outs, tmp_path / "state",
-                             {limit: f"top_k-limit-{limit:g}" for limit in LIMITS}, run_key="k", flush_rows=flush_rows)
+    stats = nested_rejection(
+        sampler,
+        None,
+        score,
+        LIMITS,
+        target,
+        max_tries,
+        outs,
+        tmp_path / "state",
+        {limit: f"top_k-limit-{limit:g}" for limit in LIMITS},
+        run_key="k",
+        flush_rows=flush_rows,
+    )
     return {s["limit"]: s for s in stats}, {limit: pq.read_table(path) for limit, path in outs.items()}
 
 

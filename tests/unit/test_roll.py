@@ -48,8 +48,28 @@ def test_identical_bars_give_all_ones_and_most_different_pair_zero():
 
 
 def test_drum_map_is_the_spec_map():
-    expected = {35: 0, 36: 0, 37: 1, 38: 1, 39: 1, 40: 1, 42: 2, 44: 2, 41: 3, 43: 3, 45: 3,
-                46: 4, 47: 5, 48: 5, 49: 6, 55: 6, 57: 6, 50: 7, 51: 8, 59: 8}
+    expected = {
+        35: 0,
+        36: 0,
+        37: 1,
+        38: 1,
+        39: 1,
+        40: 1,
+        42: 2,
+        44: 2,
+        41: 3,
+        43: 3,
+        45: 3,
+        46: 4,
+        47: 5,
+        48: 5,
+        49: 6,
+        55: 6,
+        57: 6,
+        50: 7,
+        51: 8,
+        59: 8,
+    }
     assert DRUM_NOTE_TO_COLUMN == expected
 
 
@@ -59,7 +79,9 @@ def test_packed_column_reads_a_parquet_binary_column_without_copies_per_row():
     from loopgen.roll import packed_column
 
     packed = pack_rolls(random_rolls(6, seed=5))
-    column = pa.chunked_array([pa.array([r.tobytes() for r in packed[:2]]), pa.array([r.tobytes() for r in packed[2:]])])
+    column = pa.chunked_array(
+        [pa.array([r.tobytes() for r in packed[:2]]), pa.array([r.tobytes() for r in packed[2:]])]
+    )
     assert np.array_equal(packed_column(column), packed)
     assert np.array_equal(packed_column(column.chunk(1).slice(1, 2)), packed[3:5])
     assert packed_column(pa.chunked_array([], pa.binary())).shape == (0, PACKED_BYTES)

@@ -1,14 +1,14 @@
 """Sampling modes, code generation, decoding to packed rolls and rejection sampling."""
 
 import json
+
 import numpy as np
 import pytest
 import torch
 
-from loopgen.roll import packed_column
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.models.vqvae import VQVAE, VQVAEConfig
-from loopgen.roll import pack_rolls, unpack_rolls
+from loopgen.roll import pack_rolls, packed_column, unpack_rolls
 from loopgen.sampling import (
     SamplingMode,
     decode_codes,
@@ -21,7 +21,6 @@ from loopgen.sampling import (
     unpack_batch,
 )
 from loopgen.symbolic import SAMPLE_SCHEMA, LoopSampler, packed_to_arrow, rejection_sample, sample_loops, sample_table
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -71,9 +70,13 @@ def test_top_p_keeps_the_most_likely_code_when_it_alone_exceeds_p():
 #   -> [F, F, F, F, T] -> ranks 0-3 -> codes {4, 3, 2, 1}: four codes where the nucleus keeps one.
 @pytest.mark.parametrize(
     "probs, p, kept",
-    [([0.05, 0.15, 0.5, 0.3], 0.08, {2, 3}), ([0.05, 0.15, 0.5, 0.3], 0.5, {1, 2, 3}),
-     ([0.05, 0.15, 0.5, 0.3], 0.04, {2}), ([0.05, 0.15, 0.5, 0.3], 0.75, {0, 1, 2, 3}),
-     ([0.01, 0.02, 0.03, 0.04, 0.9], 0.08, {1, 2, 3, 4})],
+    [
+        ([0.05, 0.15, 0.5, 0.3], 0.08, {2, 3}),
+        ([0.05, 0.15, 0.5, 0.3], 0.5, {1, 2, 3}),
+        ([0.05, 0.15, 0.5, 0.3], 0.04, {2}),
+        ([0.05, 0.15, 0.5, 0.3], 0.75, {0, 1, 2, 3}),
+        ([0.01, 0.02, 0.03, 0.04, 0.9], 0.08, {1, 2, 3, 4}),
+    ],
 )
 def test_the_released_top_p_filter_keeps_what_the_released_code_kept(probs, p, kept):
     keep = released_top_p_mask(_logits(probs), p)[0]
@@ -94,8 +97,10 @@ def test_temperature_towards_zero_approaches_argmax():
     torch.manual_seed(0)
     logits = torch.stack([torch.randperm(512) * 0.01 for _ in range(50)])  # neighbours 0.01 apart
     top = logits.argmax(1, keepdim=True)
-    p_top = [next_code_probs(logits, SamplingMode(temperature=t)).gather(1, top).mean().item()
-             for t in (1.0, 0.7, 0.3, 0.1, 0.01, 0.001)]
+    p_top = [
+        next_code_probs(logits, SamplingMode(temperature=t)).gather(1, top).mean().item()
+        for t in (1.0, 0.7, 0.3, 0.1, 0.01, 0.001)
+    ]
     assert p_top == sorted(p_top)
     assert p_top[-1] > 0.999
 
@@ -205,7 +210,9 @@ def test_rejection_keeps_only_loops_below_the_limit_and_counts_tries():
     assert np.allclose(density_score(packed), scores)
     # Same seed, no limit: the stream of loops the sweep examined, in order.
     replay = fake_sampler()
-    stream = np.concatenate([replay.draw(16, SamplingMode()) for _ in range(-(-stats["tried"] // 16))])[: stats["tried"]]
+    stream = np.concatenate([replay.draw(16, SamplingMode()) for _ in range(-(-stats["tried"] // 16))])[
+        : stats["tried"]
+    ]
     stream_scores = density_score(stream)
     assert stream_scores[-1] < limit  # the last loop tried is the one that completed the target
     assert (stream_scores < limit).sum() == 10

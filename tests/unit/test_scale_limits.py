@@ -8,8 +8,11 @@ from loopgen.roll import PACKED_BYTES, packed_column
 
 def _binary(packed, large=False):
     offsets = np.arange(len(packed) + 1, dtype=np.int64 if large else np.int32) * PACKED_BYTES
-    return pa.Array.from_buffers(pa.large_binary() if large else pa.binary(), len(packed),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(packed))])
+    return pa.Array.from_buffers(
+        pa.large_binary() if large else pa.binary(),
+        len(packed),
+        [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(packed))],
+    )
 
 
 def test_packed_column_reads_chunk_by_chunk_and_large_binary():

@@ -16,8 +16,10 @@ ROLLS = pa.schema([("sample_id", pa.string()), ("roll", pa.binary(912))])
 def roll_table(n, seed=0):
     rng = np.random.default_rng(seed)
     rolls = rng.integers(0, 256, (n, 912), dtype=np.uint8)
-    return pa.table({"sample_id": [f"s{i}" for i in range(n)],
-                     "roll": pa.array([r.tobytes() for r in rolls], pa.binary(912))}, schema=ROLLS)
+    return pa.table(
+        {"sample_id": [f"s{i}" for i in range(n)], "roll": pa.array([r.tobytes() for r in rolls], pa.binary(912))},
+        schema=ROLLS,
+    )
 
 
 def test_roll_tables_get_65536_row_groups(tmp_path):
@@ -70,7 +72,9 @@ def test_synthesized_set_keeps_every_segment_but_caps_the_wavs(tmp_path):
 
     pcm = np.random.default_rng(0).integers(-1000, 1000, (5, 400), dtype=np.int16)
     ids = [f"loop{i}:bar0" for i in range(5)]
-    loopnet.write_set(ids, [f"loop{i}" for i in range(5)], "WAV", pcm, tmp_path / "set.parquet", tmp_path / "wavs", n_wavs=2)
+    loopnet.write_set(
+        ids, [f"loop{i}" for i in range(5)], "WAV", pcm, tmp_path / "set.parquet", tmp_path / "wavs", n_wavs=2
+    )
     assert pq.read_table(tmp_path / "set.parquet").num_rows == 5
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["loop0_bar0.wav", "loop1_bar0.wav"]
     loopnet.write_set(ids, ids, "WAV", pcm, tmp_path / "all.parquet", tmp_path / "all", n_wavs=None)

@@ -1,15 +1,16 @@
 """VQ-VAE (SPEC section 3): shapes, straight-through gradients, EMA codebook, restarts, training."""
 
 import json
+
 import numpy as np
 import pytest
 import torch
 
+from loopgen import symbolic
 from loopgen.models.vqvae import VQVAE, EMACodebook, VQVAEConfig
 from loopgen.roll import pack_rolls
-from loopgen import symbolic
-from loopgen.training import Checkpoint
 from loopgen.symbolic import LoopSet, TrainSettings, encode_loops, reconstruction_error, train_vqvae
+from loopgen.training import Checkpoint
 
 SMALL = VQVAEConfig(channels=16, codebook_size=16)
 
@@ -46,8 +47,17 @@ def test_paper_model_has_the_papers_shapes_and_size():
 def test_decoder_is_the_released_layer_sequence_with_its_extra_leaky_relu():
     model = VQVAE(VQVAEConfig())
     kinds = [type(m).__name__ for m in model.decoder]
-    assert kinds == ["CNNBlock", "LeakyReLU", "Upsample", "CNNBlock", "ResBlock", "Upsample", "CNNBlock", "ResBlock",
-                     "Conv1d"]
+    assert kinds == [
+        "CNNBlock",
+        "LeakyReLU",
+        "Upsample",
+        "CNNBlock",
+        "ResBlock",
+        "Upsample",
+        "CNNBlock",
+        "ResBlock",
+        "Conv1d",
+    ]
     assert model.decoder[1].negative_slope == 0.2
 
 
@@ -205,8 +215,9 @@ def test_training_learns_repeated_patterns_far_below_all_zeros(tmp_path):
     loops = LoopSet(files.copy(), files, pack_rolls(rolls))
     # 40 epochs: at 20, one seed in three was still stuck at half the all-zeros error (measured).
     settings = TrainSettings(epochs=40, batch_size=8, lr=1e-2, val_fraction=0.25, seed=0)
-    model, history, is_val, selection = train_vqvae(loops, VQVAEConfig(channels=32, codebook_size=32), settings,
-                                                    tmp_path / "ck")
+    model, history, is_val, selection = train_vqvae(
+        loops, VQVAEConfig(channels=32, codebook_size=32), settings, tmp_path / "ck"
+    )
     best = min(history, key=lambda row: row["val_hamming"])
     assert selection["epoch"] == best["epoch"] and selection["why"] == "lowest validation val_hamming"
     assert best["val_hamming"] < 0.1 * best["zeros_hamming"]
@@ -236,8 +247,14 @@ def test_read_loops_keeps_rolls_packed_and_reports_bad_rows(tmp_path, caplog):
 
     packed = pack_rolls(random_rolls(3))
     rolls = [packed[0].tobytes(), b"\x00" * 10, None, packed[2].tobytes()]
-    table = pa.table({"phrase_id": ["a:0", "a:1", "a:2", "b:0"], "file_id": ["a", "a", "a", "b"],
-                      "roll": pa.array(rolls, pa.binary()), "loop_score": pa.array([0.1] * 4, pa.float32())})
+    table = pa.table(
+        {
+            "phrase_id": ["a:0", "a:1", "a:2", "b:0"],
+            "file_id": ["a", "a", "a", "b"],
+            "roll": pa.array(rolls, pa.binary()),
+            "loop_score": pa.array([0.1] * 4, pa.float32()),
+        }
+    )
     pq.write_table(table, tmp_path / "shard-0.parquet")
     with caplog.at_level("WARNING"):
         loops = symbolic.read_loops([tmp_path / "shard-0.parquet"])
@@ -262,8 +279,9 @@ def test_the_kept_model_is_the_best_validation_epoch_not_the_last(tmp_path):
 
 def test_swa_averages_the_late_epochs_and_competes_for_the_kept_model(tmp_path):
     loops = loop_set(40)
-    settings = TrainSettings(epochs=6, batch_size=8, val_fraction=0.25, seed=5, swa=True, swa_start=0.5,
-                             swa_lr=1e-4, swa_anneal_epochs=2)
+    settings = TrainSettings(
+        epochs=6, batch_size=8, val_fraction=0.25, seed=5, swa=True, swa_start=0.5, swa_lr=1e-4, swa_anneal_epochs=2
+    )
     model, history, is_val, selection = train_vqvae(loops, SMALL, settings, tmp_path / "ck", run_key="swa")
     assert selection["swa"]["epochs"] == [4, 6]  # int(0.5 * 6) = 3 epochs before averaging starts
     # The schedule: cosine until epoch 3, then SWALR's cosine anneal from there to swa_lr over 2 epochs.

@@ -22,8 +22,12 @@ DUMP = "resources/demo/looperman"
 
 @pytest.fixture(scope="module")
 def audio_run(tiny_workdir):
-    snakemake(tiny_workdir, "results/audio/loops.parquet", "results/audio/bar_corr.parquet",
-              "results/audio/feature_stats.json")
+    snakemake(
+        tiny_workdir,
+        "results/audio/loops.parquet",
+        "results/audio/bar_corr.parquet",
+        "results/audio/feature_stats.json",
+    )
     return tiny_workdir
 
 

@@ -22,9 +22,16 @@ def test_demo_rules_write_both_dumps_with_labels_and_a_second_run_does_nothing(t
     midi_files = list((demo / "lmd").rglob("*.mid"))
     assert len(midi_files) == config["midi_songs"]
     # Snakemake marks a directory output with a hidden timestamp file: the only file besides the dump's.
-    others = {p.relative_to(demo).as_posix() for p in demo.rglob("*") if p.is_file() and p.suffix not in (".mid", ".wav")}
-    assert others == {"lmd/.snakemake_timestamp", "looperman/.snakemake_timestamp", "looperman/metadata.csv",
-                      "labels/midi_windows.parquet", "labels/audio_loops.parquet"}
+    others = {
+        p.relative_to(demo).as_posix() for p in demo.rglob("*") if p.is_file() and p.suffix not in (".mid", ".wav")
+    }
+    assert others == {
+        "lmd/.snakemake_timestamp",
+        "looperman/.snakemake_timestamp",
+        "looperman/metadata.csv",
+        "labels/midi_windows.parquet",
+        "labels/audio_loops.parquet",
+    }
     windows = read_table(demo / "labels" / "midi_windows.parquet", MIDI_WINDOW_SCHEMA).to_pandas()
     assert set(windows.relpath) <= {p.relative_to(demo / "lmd").as_posix() for p in midi_files}
     assert 0 < windows.is_loop.mean() < 1

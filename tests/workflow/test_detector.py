@@ -20,8 +20,9 @@ MODEL_DIR = "results/models/loop_detector"
 
 @pytest.fixture(scope="module")
 def detector_run(tiny_workdir):
-    snakemake(tiny_workdir, f"{MODEL_DIR}/model.pt", "results/loops/summary.csv",
-              "results/eval/detector/metrics.parquet")
+    snakemake(
+        tiny_workdir, f"{MODEL_DIR}/model.pt", "results/loops/summary.csv", "results/eval/detector/metrics.parquet"
+    )
     return tiny_workdir
 
 
@@ -56,7 +57,8 @@ def test_loop_shards_hold_exactly_the_phrases_below_the_threshold(detector_run):
         scores = detector.loop_scores(model, detector.packed_column(phrases.column("roll")))
         assert (row.phrases, row.loops) == (phrases.num_rows, loops.num_rows)
         assert loops.column("phrase_id").to_pylist() == [
-            pid for pid, s in zip(phrases.column("phrase_id").to_pylist(), scores) if s < threshold]
+            pid for pid, s in zip(phrases.column("phrase_id").to_pylist(), scores) if s < threshold
+        ]
         assert np.array_equal(loops.column("loop_score").to_numpy(), scores[scores < threshold])
     total = summary[summary["shard"] == "total"].iloc[0]
     assert total["phrases"] == summary["phrases"].iloc[:-1].sum() > total["loops"] > 0

@@ -79,8 +79,10 @@ def test_gates_csv_holds_the_contract_columns_for_every_variant(loopnet_run):
         rows = list(csv.DictReader(f))
     assert [r["variant"] for r in rows] == _variants(loopnet_run)
     for row in rows:
-        values = {k: float(row[k]) for k in ("test_loss", "silence_loss", "loss_ratio", "rms_db_diff",
-                                              "mrstft_to_target", "mrstft_other_real")}
+        values = {
+            k: float(row[k])
+            for k in ("test_loss", "silence_loss", "loss_ratio", "rms_db_diff", "mrstft_to_target", "mrstft_other_real")
+        }
         assert values["loss_ratio"] == pytest.approx(values["test_loss"] / values["silence_loss"], rel=1e-6)
     assert "| MULTI_NOENV |" in (loopnet_run / f"{EVAL}/gates.md").read_text()
 

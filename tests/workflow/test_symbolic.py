@@ -97,7 +97,9 @@ def test_rejection_sweep_keeps_loops_below_each_limit_and_tables_the_acceptance(
         assert row["kept"] == rejection["n_keep"] or row["tried"] >= rejection["max_tries"]
         if row["limit"] is not None:
             assert (scores < row["limit"]).all()
-        assert row["acceptance_rate"] == row["kept"] / row["tried"]  # tries count up to the loop that completed the target
+        assert (
+            row["acceptance_rate"] == row["kept"] / row["tried"]
+        )  # tries count up to the loop that completed the target
     assert acceptance[0]["acceptance_rate"] == 1.0
     assert "| top_k | none |" in (symbolic_run / f"{SAMPLES}/rejection/acceptance.md").read_text()
 

@@ -24,9 +24,12 @@ n_keep = snakemake.params.n_keep or symbolic.training_split_size(snakemake.input
 max_tries = snakemake.params.max_tries or 10 * n_keep
 log.info("%s, loop-score limit %s: keeping %d, at most %d tries", name, limit, n_keep, max_tries)
 
-packed, scores, stats = symbolic.rejection_sample(sampler, None, lambda p: detector.loop_scores(scorer, p), limit,
-                                                  n_keep, max_tries)
+packed, scores, stats = symbolic.rejection_sample(
+    sampler, None, lambda p: detector.loop_scores(scorer, p), limit, n_keep, max_tries
+)
 prefix = f"{name}-{mode}-limit-{snakemake.wildcards.limit}"
 write_table(symbolic.sample_table(packed, scores, prefix), snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
 Path(snakemake.output.stats).write_text(json.dumps({"mode": mode, **stats}, indent=2))
-log.info("kept %d of %d generated loops (acceptance rate %.4g)", stats["kept"], stats["tried"], stats["acceptance_rate"])
+log.info(
+    "kept %d of %d generated loops (acceptance rate %.4g)", stats["kept"], stats["tried"], stats["acceptance_rate"]
+)

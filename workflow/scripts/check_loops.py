@@ -12,8 +12,13 @@ from loopgen.tables import write_table
 params = snakemake.params
 log.info("checking the loop dump %s", snakemake.input.raw)
 loops, bar_corr = check_loops(
-    snakemake.input.raw, params.metadata, params.tempo, params.segments, params.bar_corr,
-    seed=params.seed, n_shards=params.n_shards,
+    snakemake.input.raw,
+    params.metadata,
+    params.tempo,
+    params.segments,
+    params.bar_corr,
+    seed=params.seed,
+    n_shards=params.n_shards,
 )
 write_table(loops, snakemake.output.loops, LOOP_SCHEMA)
 write_table(bar_corr, snakemake.output.bar_corr, BAR_CORR_SCHEMA)

@@ -12,5 +12,10 @@ summary = write_audio_corpus(
     n_files=snakemake.params.n_files,
     seed=snakemake.params.seed,
 )
-log.info("wrote %d loop files and %d metadata rows to %s; labels to %s",
-         summary["files"], summary["metadata_rows"], snakemake.output.dump, snakemake.output.labels)
+log.info(
+    "wrote %d loop files and %d metadata rows to %s; labels to %s",
+    summary["files"],
+    summary["metadata_rows"],
+    snakemake.output.dump,
+    snakemake.output.labels,
+)

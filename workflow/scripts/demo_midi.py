@@ -12,5 +12,11 @@ summary = write_midi_corpus(
     n_files=snakemake.params.n_files,
     seed=snakemake.params.seed,
 )
-log.info("wrote %d files to %s and %d window labels (%d loops) to %s",
-         summary["files"], snakemake.output.tree, summary["windows"], summary["loop_windows"], snakemake.output.labels)
+log.info(
+    "wrote %d files to %s and %d window labels (%d loops) to %s",
+    summary["files"],
+    snakemake.output.tree,
+    summary["windows"],
+    summary["loop_windows"],
+    snakemake.output.labels,
+)

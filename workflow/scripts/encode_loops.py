@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from loopgen import symbolic
-from loopgen.tables import write_table
 from loopgen.device import rule_device
+from loopgen.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 device = rule_device(snakemake)
@@ -25,5 +25,11 @@ is_val = symbolic.split_mask(loops.file_id, settings, symbolic.VQVAE_SPLIT_SALT)
 codes = symbolic.encode_loops(model, loops.packed)
 write_table(symbolic.codes_table(loops, codes, is_val), snakemake.output.codes, symbolic.CODES_SCHEMA)
 used = len(np.unique(codes[~is_val]))
-log.info("%d loops encoded (%d train, %d val) to %s codes each; %d distinct codes in the training split",
-         len(loops), (~is_val).sum(), is_val.sum(), codes.shape[1], used)
+log.info(
+    "%d loops encoded (%d train, %d val) to %s codes each; %d distinct codes in the training split",
+    len(loops),
+    (~is_val).sum(),
+    is_val.sum(),
+    codes.shape[1],
+    used,
+)

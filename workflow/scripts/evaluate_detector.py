@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from loopgen import detector
-from loopgen.tables import write_table
 from loopgen.device import rule_device
+from loopgen.tables import write_table
 
 model = detector.load_detector(Path(snakemake.input.model).parent, rule_device(snakemake))
 threshold = float(model.threshold)
@@ -20,9 +20,17 @@ scores = detector.score_phrase_shards(model, snakemake.input.phrases)
 labels = pd.read_parquet(snakemake.input.labels) if snakemake.input.get("labels") else None
 known = detector.read_known_loops(snakemake.input.known_loops) if snakemake.input.get("known_loops") else None
 metrics, groups, group_scores = detector.evaluate_detector(
-    scores, threshold, snakemake.params.n_groups, snakemake.params.group_size, snakemake.params.seed, labels, known)
-log.info("ROC AUC %.4f; threshold %.4g: precision %.3f, recall %.3f (%d loops; %d phrases)",
-         metrics["roc_auc"], threshold, metrics["precision"], metrics["recall"], metrics["loops"], metrics["phrases"])
+    scores, threshold, snakemake.params.n_groups, snakemake.params.group_size, snakemake.params.seed, labels, known
+)
+log.info(
+    "ROC AUC %.4f; threshold %.4g: precision %.3f, recall %.3f (%d loops; %d phrases)",
+    metrics["roc_auc"],
+    threshold,
+    metrics["precision"],
+    metrics["recall"],
+    metrics["loops"],
+    metrics["phrases"],
+)
 for row in groups:
     log.info("group %s", row)
 

@@ -21,7 +21,9 @@ for variant, path in zip(snakemake.params.variants, snakemake.input.coherence):
 tables.coherence_table(scores, out.coherence_csv, out.coherence_md, snakemake.params.n_loops)
 log.info("tables: %s, %s", out.fad_md, out.coherence_md)
 
-histories = {v: json.loads(open(path).read())["history"] for v, path in zip(snakemake.params.variants, snakemake.input.meta)}
+histories = {
+    v: json.loads(open(path).read())["history"] for v, path in zip(snakemake.params.variants, snakemake.input.meta)
+}
 tables.plot_training(histories, out.training_png)
 
 real = loopnet.read_segment_audio(snakemake.input.segments, split="test")

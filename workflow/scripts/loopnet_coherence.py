@@ -11,9 +11,9 @@ from tqdm import tqdm
 
 from loopgen import loopnet
 from loopgen.audio.features import TIMBRE_NAMES
+from loopgen.device import rule_device
 from loopgen.evaluation import coherence
 from loopgen.tables import write_table
-from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
@@ -24,15 +24,30 @@ columns = coherence.timbre_columns(p.features)
 log.info("%s: %d test loops x %d features x %s", model.variant, len(picked), len(columns), p.values)
 meter = coherence.TimbreMeter(p.bands, p.analysis_rate)
 rows = coherence.run_coherence(
-    lambda frames, globals_: model.synthesize(frames, globals_, p.batch_size), meter,
-    test.frames[picked], model.scaler.scale(test.global_raw[picked]), columns, p.values,
+    lambda frames, globals_: model.synthesize(frames, globals_, p.batch_size),
+    meter,
+    test.frames[picked],
+    model.scaler.scale(test.global_raw[picked]),
+    columns,
+    p.values,
     progress=lambda items: tqdm(items, desc="re-extracting", mininterval=30),
 )
 for row in rows:
     index = picked[row["loop"]]
-    row.update(variant=model.variant, segment_id=test.segment_id[index], loop_id=test.loop_id[index],
-               feature=TIMBRE_NAMES[row["column"] - 12])
+    row.update(
+        variant=model.variant,
+        segment_id=test.segment_id[index],
+        loop_id=test.loop_id[index],
+        feature=TIMBRE_NAMES[row["column"] - 12],
+    )
 write_table(rows, snakemake.output.rows, coherence.COHERENCE_SCHEMA)
 scores = coherence.coherence_scores(rows)
-log.info("%s: E1 %.2f%%, E2 %.2f%%, E3 %.2f%% over %d pairs; %d failed extractions", model.variant, 100 * scores["E1"],
-         100 * scores["E2"], 100 * scores["E3"], scores["n_pairs"], sum(r["measured"] != r["measured"] for r in rows))
+log.info(
+    "%s: E1 %.2f%%, E2 %.2f%%, E3 %.2f%% over %d pairs; %d failed extractions",
+    model.variant,
+    100 * scores["E1"],
+    100 * scores["E2"],
+    100 * scores["E3"],
+    scores["n_pairs"],
+    sum(r["measured"] != r["measured"] for r in rows),
+)

@@ -9,9 +9,9 @@ import torch
 
 from loopgen import loopnet
 from loopgen.audio.segments import from_pcm
+from loopgen.device import rule_device
 from loopgen.evaluation import fad
 from loopgen.tables import write_table
-from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
@@ -27,16 +27,32 @@ for path in snakemake.input.sets:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
     sets[name] = from_pcm(loopnet.pcm_matrix(table))
 
-embedding = fad.make_embedding(p.vggish_checkpoint, p.seeds, p.example_hop_s, rule_device(snakemake), p.peak_normalise, p.embedding)
+embedding = fad.make_embedding(
+    p.vggish_checkpoint, p.seeds, p.example_hop_s, rule_device(snakemake), p.peak_normalise, p.embedding
+)
 log.info("embedding: %s; %d real test segments, sets: %s", embedding.name, len(reference), ", ".join(sets))
 rows = [{**row, "kind": "set"} for row in fad.fad_sets(embedding, reference, sets, p.bootstrap)]
-rows += [{**row, "kind": "reference"} for row in fad.fad_sets(embedding, reference, fad.reference_sets(reference), p.bootstrap)]
+rows += [
+    {**row, "kind": "reference"}
+    for row in fad.fad_sets(embedding, reference, fad.reference_sets(reference), p.bootstrap)
+]
 for row in rows:
-    log.info("FAD %-40s %.3f (95%% bootstrap %.3f-%.3f; ± %.3f over networks)", row["set"], row["fad"], row["fad_low"],
-             row["fad_high"], row["fad_std"])
+    log.info(
+        "FAD %-40s %.3f (95%% bootstrap %.3f-%.3f; ± %.3f over networks)",
+        row["set"],
+        row["fad"],
+        row["fad_low"],
+        row["fad_high"],
+        row["fad_std"],
+    )
 check_rows, monotonic = fad.degradation_check(embedding, reference, reference[: p.check_clips])
 rows += [{**row, "kind": "degradation"} for row in check_rows]  # fad_low/high are NaN: no bootstrap
-log.info("degradation check on %d clips: %s", min(len(reference), p.check_clips),
-         "; ".join(f"{r['set']} {r['fad']:.3f}" for r in check_rows))
-(log.info if monotonic else log.warning)("the embedding %s degraded audio monotonically", "ranks" if monotonic else "does NOT rank")
+log.info(
+    "degradation check on %d clips: %s",
+    min(len(reference), p.check_clips),
+    "; ".join(f"{r['set']} {r['fad']:.3f}" for r in check_rows),
+)
+(log.info if monotonic else log.warning)(
+    "the embedding %s degraded audio monotonically", "ranks" if monotonic else "does NOT rank"
+)
 write_table(rows, snakemake.output.fad, fad.FAD_SCHEMA)

@@ -21,13 +21,27 @@ for variant, path in zip(p.variants, snakemake.input.sets):
     if table["segment_id"].to_pylist() != real.segment_id:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
     _, spec = loopnet.variant_setup(variant, p.settings)
-    row = loopnet.gate_row(variant, spec, from_pcm(loopnet.pcm_matrix(table)), target, real.loop_id,
-                           p.settings["gate_loss_ratio"], p.settings["gate_rms_db"])
+    row = loopnet.gate_row(
+        variant,
+        spec,
+        from_pcm(loopnet.pcm_matrix(table)),
+        target,
+        real.loop_id,
+        p.settings["gate_loss_ratio"],
+        p.settings["gate_rms_db"],
+    )
     rows.append(row)
     (log.info if row["passes"] else log.warning)(
-        "%-11s loss %.4f / silence %.4f = %.3f, RMS %+.1f dB, mrstft %.2f vs another real bar %.2f: %s", variant,
-        row["test_loss"], row["silence_loss"], row["loss_ratio"], row["rms_db_diff"], row["mrstft_to_target"],
-        row["mrstft_other_real"], "passes" if row["passes"] else "FAILS its gates")
+        "%-11s loss %.4f / silence %.4f = %.3f, RMS %+.1f dB, mrstft %.2f vs another real bar %.2f: %s",
+        variant,
+        row["test_loss"],
+        row["silence_loss"],
+        row["loss_ratio"],
+        row["rms_db_diff"],
+        row["mrstft_to_target"],
+        row["mrstft_other_real"],
+        "passes" if row["passes"] else "FAILS its gates",
+    )
 with open(snakemake.output.gates, "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -17,7 +17,13 @@ head = read_head(snakemake.input.samples, symbolic.SAMPLE_SCHEMA, n_keep)
 if head.num_rows < n_keep:
     log.warning("only %d plain samples (sampling.n_samples) for n_keep %d", head.num_rows, n_keep)
 write_table(head, snakemake.output.samples, symbolic.SAMPLE_SCHEMA)
-stats = {"mode": mode_name, "limit": None, "target": n_keep, "tried": head.num_rows, "kept": head.num_rows,
-         "acceptance_rate": 1.0 if head.num_rows else float("nan")}
+stats = {
+    "mode": mode_name,
+    "limit": None,
+    "target": n_keep,
+    "tried": head.num_rows,
+    "kept": head.num_rows,
+    "acceptance_rate": 1.0 if head.num_rows else float("nan"),
+}
 Path(snakemake.output.stats).write_text(json.dumps(stats, indent=2))
 log.info("limit none: the first %d loops of %s", head.num_rows, snakemake.input.samples)

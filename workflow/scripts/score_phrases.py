@@ -12,5 +12,10 @@ from loopgen.device import rule_device
 model = detector.load_detector(Path(snakemake.input.model).parent, rule_device(snakemake))
 log.info("detector threshold %.6g", float(model.threshold))
 n_in, n_out = detector.score_phrase_shard(model, snakemake.input.phrases, snakemake.output.loops)
-log.info("%s: %d phrases in, %d loops out (%.1f%%)", snakemake.input.phrases, n_in, n_out,
-         100 * n_out / n_in if n_in else 0.0)
+log.info(
+    "%s: %d phrases in, %d loops out (%.1f%%)",
+    snakemake.input.phrases,
+    n_in,
+    n_out,
+    100 * n_out / n_in if n_in else 0.0,
+)

@@ -14,5 +14,10 @@ with open(snakemake.output.summary, "w", newline="") as f:
     writer.writeheader()
     writer.writerows(rows)
 for row in rows:
-    log.info("shard %s: %d phrases -> %d loops (%.1f%%)", row["shard"], row["phrases"], row["loops"],
-             100 * row["loop_fraction"])
+    log.info(
+        "shard %s: %d phrases -> %d loops (%.1f%%)",
+        row["shard"],
+        row["phrases"],
+        row["loops"],
+        100 * row["loop_fraction"],
+    )

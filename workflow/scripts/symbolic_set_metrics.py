@@ -8,15 +8,20 @@ log = log_to(snakemake.log[0])
 import pandas as pd
 import torch
 
+from loopgen.device import rule_device
 from loopgen.evaluation import symbolic as evaluation
 from loopgen.tables import write_table
-from loopgen.device import rule_device
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
 sample_set = evaluation.SampleSet(**params.sample_set)
-settings = evaluation.SimilaritySettings(k=params.k, n_networks=params.n_networks, n_samples=params.n_samples,
-                                         seed=params.seed, device=str(rule_device(snakemake)))
+settings = evaluation.SimilaritySettings(
+    k=params.k,
+    n_networks=params.n_networks,
+    n_samples=params.n_samples,
+    seed=params.seed,
+    device=str(rule_device(snakemake)),
+)
 real, _ = evaluation.read_training_loops(snakemake.input.loops, snakemake.input.codes)
 fake, scores = evaluation.read_sample_set(snakemake.input.samples)
 log.info("%s: %d generated loops against %d training loops; %s", sample_set.label, len(fake), len(real), settings)

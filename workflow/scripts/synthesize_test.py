@@ -17,6 +17,13 @@ model = loopnet.LoopNet.load(Path(snakemake.input.model).parent, device, snakema
 test = loopnet.load_segments(snakemake.input.segments, snakemake.input.features, split="test")
 log.info("%s: %d test segments from %d loops, on %s", model.variant, len(test), len(set(test.loop_id)), device)
 pcm = loopnet.synthesize_test(model, test, snakemake.params.batch_size)
-loopnet.write_set(test.segment_id, test.loop_id, model.variant, pcm, snakemake.output.table, snakemake.output.wavs,
-                  snakemake.params.n_wavs)
+loopnet.write_set(
+    test.segment_id,
+    test.loop_id,
+    model.variant,
+    pcm,
+    snakemake.output.table,
+    snakemake.output.wavs,
+    snakemake.params.n_wavs,
+)
 log.info("%s: wrote %d segments to %s and %s", model.variant, len(pcm), snakemake.output.table, snakemake.output.wavs)

@@ -20,11 +20,22 @@ device = pick_device(snakemake.params.device)
 log.info("%s: %d loops, training on %s with %s", name, len(loops), device, snakemake.params.section)
 
 module = baselines.module(name)
-trained = module.train(loops, snakemake.params.section, snakemake.params.split, snakemake.params.seed,
-                       snakemake.params.checkpoint_dir, device, run_key=snakemake.params.code)
+trained = module.train(
+    loops,
+    snakemake.params.section,
+    snakemake.params.split,
+    snakemake.params.seed,
+    snakemake.params.checkpoint_dir,
+    device,
+    run_key=snakemake.params.code,
+)
 save_baseline(Path(snakemake.output.model).parent, trained)
 symbolic.write_history(trained.history, snakemake.output.curve_csv)
-symbolic.plot_history(trained.history, snakemake.output.curve_png, module.PANELS,
-                      f"{baselines.PAPER_NAME[name]} training")
-log.info("kept: %s; %s", trained.extras["kept_by"],
-         {k: v for k, v in trained.extras.items() if k.startswith(("val_", "trivial", "density", "best"))})
+symbolic.plot_history(
+    trained.history, snakemake.output.curve_png, module.PANELS, f"{baselines.PAPER_NAME[name]} training"
+)
+log.info(
+    "kept: %s; %s",
+    trained.extras["kept_by"],
+    {k: v for k, v in trained.extras.items() if k.startswith(("val_", "trivial", "density", "best"))},
+)

@@ -13,13 +13,15 @@ import pyarrow as pa
 BAR_CORR_SCHEMA = pa.schema([("loop_id", pa.string()), ("file", pa.string()), ("corr", pa.list_(pa.float32()))])
 
 
-def bar_mel_spectra(audio: np.ndarray, sr: int, n_bars: int, n_mels: int = 128, n_fft: int = 2048,
-                    hop: int = 512, log: bool = False) -> np.ndarray:
+def bar_mel_spectra(
+    audio: np.ndarray, sr: int, n_bars: int, n_mels: int = 128, n_fft: int = 2048, hop: int = 512, log: bool = False
+) -> np.ndarray:
     """(n_bars, n_mels): mean mel power of each bar (in dB when `log`); the loop is n_bars long."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=sr, n_fft=n_fft,
-                                         hop_length=hop, n_mels=n_mels, center=True)
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(audio, dtype=np.float32), sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, center=True
+    )
     centres = np.arange(mel.shape[1]) * hop  # frame k is centred on sample k*hop
     bar_of_frame = np.minimum((centres * n_bars) // max(len(audio), 1), n_bars - 1)
     bars = np.stack([mel[:, bar_of_frame == b].mean(axis=1) for b in range(n_bars)])

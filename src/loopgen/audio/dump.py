@@ -122,7 +122,7 @@ def load_audio(path: str | os.PathLike) -> Audio:
         with soundfile.SoundFile(path) as f:
             samples = f.read(dtype="float32", always_2d=True)
             sr, channels = f.samplerate, f.channels
-    except Exception as error:  # libsndfile's errors have no common base class worth naming
+    except Exception as error:  # noqa: BLE001 -- libsndfile's errors have no common base class worth naming
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         message = message.split("': ", 1)[-1]  # drop libsndfile's "Error opening '<path>': "
         raise AudioError(f"unreadable audio: {message}") from None

@@ -66,7 +66,9 @@ class BandFluxTranscriber:
     def activations(self, audio: np.ndarray, sr: int, hop: int) -> np.ndarray:
         import librosa
 
-        magnitude = np.abs(librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft, hop_length=hop, center=True))
+        magnitude = np.abs(
+            librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft, hop_length=hop, center=True)
+        )
         compressed = np.log1p(self.compression * magnitude)
         flux = np.maximum(0.0, np.diff(compressed, axis=1, prepend=compressed[:, :1]))
         freqs = librosa.fft_frequencies(sr=sr, n_fft=self.n_fft)
@@ -87,7 +89,9 @@ def envelope(audio: np.ndarray, hop: int, frame: int) -> np.ndarray:
     """Frame RMS, frames centred on k·hop."""
     import librosa
 
-    return librosa.feature.rms(y=np.asarray(audio, dtype=np.float32), frame_length=frame, hop_length=hop, center=True)[0]
+    return librosa.feature.rms(y=np.asarray(audio, dtype=np.float32), frame_length=frame, hop_length=hop, center=True)[
+        0
+    ]
 
 
 class Hpcp:
@@ -122,8 +126,15 @@ class TimbreBands:
     the 9 kHz high-pass band holds real content: SPEC section 6 decision). `engine`: 'fast' (our
     reproduction of timbral_models, same values) or 'reference' (the package itself); see timbre.py."""
 
-    def __init__(self, sr: int, lowpass_hz=90.0, bandpass_hz=280.0, bandpass_octaves=1.0, highpass_hz=9000.0,
-                 engine: str = "fast"):
+    def __init__(
+        self,
+        sr: int,
+        lowpass_hz=90.0,
+        bandpass_hz=280.0,
+        bandpass_octaves=1.0,
+        highpass_hz=9000.0,
+        engine: str = "fast",
+    ):
         self.sr, self.engine = sr, engine
         # band -> second-order sections, or None where the band lies above Nyquist at this rate
         self.filters = band_filters(sr, lowpass_hz, bandpass_hz, bandpass_octaves, highpass_hz)
@@ -158,8 +169,12 @@ def feature_stats(hpcp: np.ndarray, timbre_values: np.ndarray) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN (reported below)
             low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-        stats[name] = {"names": list(names), "min": _json_floats(low), "max": _json_floats(high),
-                       "n_missing": [int(n) for n in np.isnan(values).sum(axis=0)]}
+        stats[name] = {
+            "names": list(names),
+            "min": _json_floats(low),
+            "max": _json_floats(high),
+            "n_missing": [int(n) for n in np.isnan(values).sum(axis=0)],
+        }
     return stats
 
 

@@ -22,8 +22,25 @@ from tqdm import tqdm
 
 from loopgen.audio import dump
 from loopgen.audio.bar_corr import loop_bar_correlation
-from loopgen.audio.features import FEATURE_SCHEMA, BandFluxTranscriber, Hpcp, TimbreBands, envelope, feature_stats, normalise_by_max
-from loopgen.audio.segments import bar_length, cut_bars, from_pcm, n_segments, pcm_array, segment_table, split_of, to_pcm
+from loopgen.audio.features import (
+    FEATURE_SCHEMA,
+    BandFluxTranscriber,
+    Hpcp,
+    TimbreBands,
+    envelope,
+    feature_stats,
+    normalise_by_max,
+)
+from loopgen.audio.segments import (
+    bar_length,
+    cut_bars,
+    from_pcm,
+    n_segments,
+    pcm_array,
+    segment_table,
+    split_of,
+    to_pcm,
+)
 from loopgen.audio.stretch import beats_to_samples, resample, stretch_to_beats
 from loopgen.audio.tempo import check_tempo
 from loopgen.shards import shard_of
@@ -86,8 +103,13 @@ def _check_one(raw_dir: Path, member: str, meta: dict, tempo: dict, seen: dict) 
         audio = dump.load_audio(raw_dir / member)
     except dump.AudioError as error:
         return {**row, "reason": str(error)}, None
-    row.update(loop_id=audio.loop_id, sample_rate=audio.sr, channels=audio.channels,
-               duration_s=len(audio.samples) / audio.sr, note=audio.note)
+    row.update(
+        loop_id=audio.loop_id,
+        sample_rate=audio.sr,
+        channels=audio.channels,
+        duration_s=len(audio.samples) / audio.sr,
+        note=audio.note,
+    )
     if np.abs(audio.samples).max() < 10.0 ** (tempo["silent_db"] / 20.0):
         return {**row, "reason": "silent"}, None
     if audio.loop_id in seen:
@@ -97,8 +119,15 @@ def _check_one(raw_dir: Path, member: str, meta: dict, tempo: dict, seen: dict) 
         bpm *= 2
         row["note"] = "; ".join(filter(None, [row["note"], "bpm doubled"]))
     check = check_tempo(audio.samples, audio.sr, bpm, tempo["max_beats"], tempo["tolerance_beats"], tempo["silence_db"])
-    row.update(bpm=bpm, beats=check.beats, n_beats=check.n_beats, confidence=check.confidence, trim=check.trim,
-               start_sample=check.start, end_sample=check.end)
+    row.update(
+        bpm=bpm,
+        beats=check.beats,
+        n_beats=check.n_beats,
+        confidence=check.confidence,
+        trim=check.trim,
+        start_sample=check.start,
+        end_sample=check.end,
+    )
     return row, audio
 
 
@@ -108,21 +137,31 @@ def _judge(row: dict, tempo: dict, segments: dict, seed: int, n_shards: int) -> 
         return {**row, "reason": f"bpm {row['bpm']:g} outside {tempo['bpm_min']:g}–{tempo['bpm_max']:g}"}
     if not row["confidence"] > tempo["confidence_min"]:
         return {**row, "reason": f"tempo confidence {row['confidence']:.3f} ≤ {tempo['confidence_min']:g}"}
-    count = n_segments(beats_to_samples(row["n_beats"], segments["target_bpm"], segments["sample_rate"]),
-                       bar_length(segments["target_bpm"], segments["sample_rate"], segments["beats_per_bar"]),
-                       segments["min_tail_bars"])
+    count = n_segments(
+        beats_to_samples(row["n_beats"], segments["target_bpm"], segments["sample_rate"]),
+        bar_length(segments["target_bpm"], segments["sample_rate"], segments["beats_per_bar"]),
+        segments["min_tail_bars"],
+    )
     if segments["max_per_loop"] is not None:
         count = min(count, segments["max_per_loop"])
     if count == 0:
         return {**row, "reason": f"{row['n_beats']} beats: shorter than {segments['min_tail_bars']:g} bar"}
     if row["sample_rate"] != segments["sample_rate"]:
-        row["note"] = "; ".join(filter(None, [row["note"], f"resampled {row['sample_rate']} -> {segments['sample_rate']} Hz"]))
-    return {**row, "status": "accepted", "n_segments": count, "shard": shard_of(row["file"], n_shards),
-            "split": split_of(row["loop_id"], seed, segments["test_fraction"])}
+        row["note"] = "; ".join(
+            filter(None, [row["note"], f"resampled {row['sample_rate']} -> {segments['sample_rate']} Hz"])
+        )
+    return {
+        **row,
+        "status": "accepted",
+        "n_segments": count,
+        "shard": shard_of(row["file"], n_shards),
+        "split": split_of(row["loop_id"], seed, segments["test_fraction"]),
+    }
 
 
-def check_loops(raw_dir, metadata_name: str, tempo: dict, segments: dict, bar_corr: dict, seed: int,
-                n_shards: int) -> tuple[list[dict], list[dict]]:
+def check_loops(
+    raw_dir, metadata_name: str, tempo: dict, segments: dict, bar_corr: dict, seed: int, n_shards: int
+) -> tuple[list[dict], list[dict]]:
     """(loops rows, bar_corr rows). Bar correlations are for the accepted loops (tempo in range and
     confident) that are exactly bar_corr['n_bars'] bars long. The range matters here too: a 4-bar
     loop annotated at double its tempo is confidently "8 bars" of half-bars."""
@@ -145,9 +184,16 @@ def check_loops(raw_dir, metadata_name: str, tempo: dict, segments: dict, bar_co
             log.warning("%s: %s", row["file"], row["reason"])
     rows.sort(key=lambda r: (r["file"], r["reason"]))
     accepted = [r for r in rows if r["status"] == "accepted"]
-    log.info("%d files/metadata rows: %d accepted (%d test), %d rejected; %d segments; %d loops of %d bars for the detector",
-             len(rows), len(accepted), sum(r["split"] == "test" for r in accepted), len(rows) - len(accepted),
-             sum(r["n_segments"] for r in accepted), len(corr_rows), bar_corr["n_bars"])
+    log.info(
+        "%d files/metadata rows: %d accepted (%d test), %d rejected; %d segments; %d loops of %d bars for the detector",
+        len(rows),
+        len(accepted),
+        sum(r["split"] == "test" for r in accepted),
+        len(rows) - len(accepted),
+        sum(r["n_segments"] for r in accepted),
+        len(corr_rows),
+        bar_corr["n_bars"],
+    )
     return rows, corr_rows
 
 
@@ -198,7 +244,9 @@ class SegmentFeatures:
         self.segments, self.features = segments, features
         self.sr = segments["sample_rate"]
         self.transcriber = transcriber or BandFluxTranscriber(
-            bands_hz={name: tuple(features[f"{name}_hz"]) for name in ("kick", "snare", "hihat")}, n_fft=features["n_fft"])
+            bands_hz={name: tuple(features[f"{name}_hz"]) for name in ("kick", "snare", "hihat")},
+            n_fft=features["n_fft"],
+        )
         self.hpcp = Hpcp(self.sr, features["hpcp_frame"], features["hpcp_hop"])
         self._timbre: dict[int, TimbreBands] = {}
 
@@ -236,8 +284,12 @@ def extract_shard(raw_dir, loops: pa.Table, segment_table_: pa.Table, segments: 
             native_cache = {seg["loop_id"]: stretched_loop(raw_dir, row, segments)}  # segments come loop by loop
             bands = extractor.timbre_bands(native_cache[seg["loop_id"]][1])
             if bands.missing_bands:
-                log.warning("%s: %d Hz audio: timbre of %s left empty (NaN): above Nyquist", row["file"],
-                            bands.sr, ", ".join(bands.missing_bands))
+                log.warning(
+                    "%s: %d Hz audio: timbre of %s left empty (NaN): above Nyquist",
+                    row["file"],
+                    bands.sr,
+                    ", ".join(bands.missing_bands),
+                )
         native, sr = native_cache[seg["loop_id"]]
         audio = from_pcm(pcm[i])
         timbre_values, problems = extractor.timbre_bands(sr)(extractor.native_bar(native, sr, seg["bar"]))
@@ -248,8 +300,10 @@ def extract_shard(raw_dir, loops: pa.Table, segment_table_: pa.Table, segments: 
     for row in out:
         del row["bar"]
     log.info("%d segments -> feature rows", len(out))
-    return pa.Table.from_pylist([{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()} for r in out],
-                                schema=FEATURE_SCHEMA)
+    return pa.Table.from_pylist(
+        [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()} for r in out],
+        schema=FEATURE_SCHEMA,
+    )
 
 
 def stats_of_shards(paths: list[str | os.PathLike]) -> dict:
@@ -271,11 +325,19 @@ def confusion_against_labels(loops: list[dict], labels: list[dict], tempo: dict)
     counts and, per (bpm_label, defect), how many of those files were accepted and rejected.
     """
     accepted = {r["file"] for r in loops if r["status"] == "accepted"}
-    counts = {"accepted_should_accept": 0, "rejected_should_accept": 0, "accepted_should_reject": 0,
-              "rejected_should_reject": 0, "by_label": {}}
+    counts = {
+        "accepted_should_accept": 0,
+        "rejected_should_accept": 0,
+        "accepted_should_reject": 0,
+        "rejected_should_reject": 0,
+        "by_label": {},
+    }
     for label in labels:
-        should = (label["defect"] in ("none", "stereo_44k") and label["bpm_label"] == "correct"
-                  and tempo["bpm_min"] <= label["true_bpm"] <= tempo["bpm_max"])
+        should = (
+            label["defect"] in ("none", "stereo_44k")
+            and label["bpm_label"] == "correct"
+            and tempo["bpm_min"] <= label["true_bpm"] <= tempo["bpm_max"]
+        )
         got = label["file"] in accepted
         counts[f"{'accepted' if got else 'rejected'}_should_{'accept' if should else 'reject'}"] += 1
         key = f"{label['bpm_label']}/{label['defect']}"

@@ -8,7 +8,6 @@ part longer than `min_tail` of a bar becomes one more, zero-padded segment; a sh
 from __future__ import annotations
 
 import hashlib
-
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +73,13 @@ def segment_table(segment_ids, loop_ids, bars, splits, pcm: np.ndarray) -> pa.Ta
     offsets = pa.array(np.arange(0, (n + 1) * length, length, dtype=np.int32))
     pcm_column = pa.ListArray.from_arrays(offsets, pa.array(pcm.reshape(-1), type=pa.int16()))
     return pa.table(
-        [pa.array(segment_ids, pa.string()), pa.array(loop_ids, pa.string()), pa.array(bars, pa.int32()),
-         pa.array(splits, pa.string()), pcm_column],
+        [
+            pa.array(segment_ids, pa.string()),
+            pa.array(loop_ids, pa.string()),
+            pa.array(bars, pa.int32()),
+            pa.array(splits, pa.string()),
+            pcm_column,
+        ],
         schema=SEGMENT_SCHEMA,
     )
 

@@ -38,5 +38,7 @@ def resample(audio: np.ndarray, sr: int, target_sr: int, n: int | None = None) -
     import librosa
 
     if sr != target_sr:
-        audio = librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=sr, target_sr=target_sr, res_type="soxr_hq")
+        audio = librosa.resample(
+            np.asarray(audio, dtype=np.float32), orig_sr=sr, target_sr=target_sr, res_type="soxr_hq"
+        )
     return audio if n is None else fit_length(audio, n)

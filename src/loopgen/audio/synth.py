@@ -46,14 +46,18 @@ def render(events, n_samples: int, sr: int, seed: int = 0) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def click_loop(bpm: float, n_beats: int, sr: int, lead_s: float = 0.0, trail_s: float = 0.0, bed: float = 0.01) -> np.ndarray:
+def click_loop(
+    bpm: float, n_beats: int, sr: int, lead_s: float = 0.0, trail_s: float = 0.0, bed: float = 0.01
+) -> np.ndarray:
     """A click on every beat over a quiet 220 Hz bed (so sound lasts to the loop's end, as in real
     loops), exactly n_beats long at bpm, with optional digital silence before and after."""
     beat = 60.0 / bpm
     n = int(round(n_beats * beat * sr))
     body = render([(i * beat, "click", 0.8) for i in range(n_beats)], n, sr)
     body += (bed * np.sin(2 * np.pi * 220 * np.arange(n) / sr)).astype(np.float32)
-    return np.concatenate([np.zeros(int(round(lead_s * sr)), np.float32), body, np.zeros(int(round(trail_s * sr)), np.float32)])
+    return np.concatenate(
+        [np.zeros(int(round(lead_s * sr)), np.float32), body, np.zeros(int(round(trail_s * sr)), np.float32)]
+    )
 
 
 def drum_bar(pattern: str, bpm: float, sr: int, bar_index: int = 0) -> list[tuple[float, str, float]]:

@@ -44,8 +44,9 @@ def length_confidence(n_samples: float, sr: float, bpm: float, max_beats: int = 
     return confidence, beats, n
 
 
-def check_tempo(audio: np.ndarray, sr: int, bpm: float, max_beats: int = 127, tolerance: float = 0.5,
-                silence_db: float = -60.0) -> TempoCheck:
+def check_tempo(
+    audio: np.ndarray, sr: int, bpm: float, max_beats: int = 127, tolerance: float = 0.5, silence_db: float = -60.0
+) -> TempoCheck:
     """The best of the four spans (see the module docstring)."""
     first, last = silence_bounds(audio, silence_db)
     spans = {"none": (0, len(audio)), "leading": (first, len(audio)), "trailing": (0, last), "both": (first, last)}

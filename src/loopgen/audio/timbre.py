@@ -83,7 +83,10 @@ def band_filters(sr: int, lowpass_hz: float, bandpass_hz: float, bandpass_octave
     nyquist = sr / 2
     return {
         "lowpass": butter(1, lowpass_hz, "lowpass", fs=sr, output="sos") if lowpass_hz < nyquist else None,
-        "bandpass": (butter(1, [bandpass_hz / half, bandpass_hz * half], "bandpass", fs=sr, output="sos")
-                     if bandpass_hz * half < nyquist else None),
+        "bandpass": (
+            butter(1, [bandpass_hz / half, bandpass_hz * half], "bandpass", fs=sr, output="sos")
+            if bandpass_hz * half < nyquist
+            else None
+        ),
         "highpass": butter(1, highpass_hz, "highpass", fs=sr, output="sos") if highpass_hz < nyquist else None,
     }

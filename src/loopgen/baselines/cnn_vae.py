@@ -32,8 +32,11 @@ from loopgen.training import load_model, seed_everything
 
 log = logging.getLogger("loopgen.baselines.cnn_vae")
 
-PANELS = {"loss per cell": ["train_bce", "train_kl", "val_nelbo", "val_bce", "trivial_bce"],
-          "Hamming error": ["train_hamming", "val_hamming", "zeros_hamming"], "KL weight": ["beta"]}
+PANELS = {
+    "loss per cell": ["train_bce", "train_kl", "val_nelbo", "val_bce", "trivial_bce"],
+    "Hamming error": ["train_hamming", "val_hamming", "zeros_hamming"],
+    "KL weight": ["beta"],
+}
 
 
 def kl_weight(epoch: int, rate: float = 0.9) -> float:
@@ -60,8 +63,12 @@ class CNNVAETrainer(EpochTrainer):
         x = unpack_batch(self.train_packed[index.to(self.train_packed.device)])
         loss, parts = self.model.loss(x, self.beta)
         self.step(loss)
-        return {"train_loss": loss.item(), "train_bce": parts["bce"].item(), "train_kl": parts["kl"].item(),
-                "train_hamming": hamming(parts["logits"], x)}
+        return {
+            "train_loss": loss.item(),
+            "train_bce": parts["bce"].item(),
+            "train_kl": parts["kl"].item(),
+            "train_hamming": hamming(parts["logits"], x),
+        }
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -79,8 +86,9 @@ class CNNVAETrainer(EpochTrainer):
         return {**{k: v / len(self.val_packed) for k, v in sums.items()}, "trivial_bce": self.trivial}
 
 
-def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu",
-          run_key: str = "") -> TrainedBaseline:
+def train(
+    loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
+) -> TrainedBaseline:
     """Train on the VQ-VAE's training songs; returns the best-validation-epoch model."""
     config, settings = settings_from(section, CNNVAEConfig, symbolic.TrainSettings, seed=seed, **split)
     is_val = split_loops(loops, settings.val_fraction, settings.split_by, seed)
@@ -89,14 +97,24 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     model = CNNVAE(config).to(device)
     model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
     fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
-    trainer = CNNVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
-                            fingerprint, device)
+    trainer = CNNVAETrainer(
+        model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device
+    )
     history = trainer.run()
     kept = best_row(history, trainer.selection.get("epoch"))
-    return TrainedBaseline(model.cpu().eval(), history, {
-        "settings": vars(settings), "split_salt": symbolic.VQVAE_SPLIT_SALT, "n_train": int((~is_val).sum()),
-        "n_val": int(is_val.sum()), "best_epoch": trainer.selection.get("epoch"), "kept_by": trainer.selection,
-        **{key: kept.get(key) for key in ("val_hamming", "val_nelbo", "trivial_bce")}})
+    return TrainedBaseline(
+        model.cpu().eval(),
+        history,
+        {
+            "settings": vars(settings),
+            "split_salt": symbolic.VQVAE_SPLIT_SALT,
+            "n_train": int((~is_val).sum()),
+            "n_val": int(is_val.sum()),
+            "best_epoch": trainer.selection.get("epoch"),
+            "kept_by": trainer.selection,
+            **{key: kept.get(key) for key in ("val_hamming", "val_nelbo", "trivial_bce")},
+        },
+    )
 
 
 class Sampler:
@@ -106,7 +124,7 @@ class Sampler:
         self.model = model
 
     @classmethod
-    def load(cls, model_dir, device="cpu") -> "Sampler":
+    def load(cls, model_dir, device="cpu") -> Sampler:
         model, _config, _meta = load_model(model_dir, CNNVAE, CNNVAEConfig, device=device)
         return cls(model)
 

@@ -58,8 +58,10 @@ def settings_from(section: dict, model_config_class, settings_class, **extra):
     unknown = sorted(set(values) - model_fields - train_fields)
     if unknown:
         raise ValueError(f"unknown {model_config_class.__name__} / {settings_class.__name__} keys: {unknown}")
-    return (model_config_class(**{k: v for k, v in values.items() if k in model_fields}),
-            settings_class(**{k: v for k, v in values.items() if k in train_fields}))
+    return (
+        model_config_class(**{k: v for k, v in values.items() if k in model_fields}),
+        settings_class(**{k: v for k, v in values.items() if k in train_fields}),
+    )
 
 
 def save_baseline(folder, trained: TrainedBaseline) -> None:

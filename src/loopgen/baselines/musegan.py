@@ -35,9 +35,12 @@ from loopgen.training import (
 
 log = logging.getLogger("loopgen.baselines.musegan")
 
-PANELS = {"critic loss": ["d_loss"], "generator loss": ["g_loss"],
-          "Wasserstein estimate (validation)": ["val_wasserstein"],
-          "column density L1": ["density_l1", "silent_density_l1"]}
+PANELS = {
+    "critic loss": ["d_loss"],
+    "generator loss": ["g_loss"],
+    "Wasserstein estimate (validation)": ["val_wasserstein"],
+    "column density L1": ["density_l1", "silent_density_l1"],
+}
 
 
 @dataclass
@@ -55,7 +58,9 @@ class GANSettings:
     seed: int = 1234
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def gradient_penalty(
+    critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): mean of (||grad critic(x_hat)|| - 1)^2 at random points
     x_hat = a * real + (1 - a) * fake, a ~ U(0, 1) per loop."""
     alpha = torch.rand(len(real), *([1] * (real.dim() - 1)), generator=generator, device=real.device)
@@ -70,7 +75,9 @@ def to_signed(packed: torch.Tensor) -> torch.Tensor:
 
 
 class GANTrainer:
-    def __init__(self, model: MuseGAN, settings: GANSettings, train_packed, val_packed, checkpoint_dir, fingerprint, device):
+    def __init__(
+        self, model: MuseGAN, settings: GANSettings, train_packed, val_packed, checkpoint_dir, fingerprint, device
+    ):
         self.model, self.settings, self.device = model, settings, device
         self.train_packed = torch.from_numpy(train_packed).to(device)
         self.val_packed = torch.from_numpy(val_packed[:1024]).to(device)
@@ -94,7 +101,9 @@ class GANTrainer:
         self._resume()
         s, model = self.settings, self.model
         if not self.history:  # the untrained generator, for the curves and the tests
-            self.history.append({"step": 0, "epoch": 0.0, "d_loss": float("nan"), "g_loss": float("nan"), **self.evaluate()})
+            self.history.append(
+                {"step": 0, "epoch": 0.0, "d_loss": float("nan"), "g_loss": float("nan"), **self.evaluate()}
+            )
         sums, started = {"d_loss": 0.0, "g_loss": 0.0}, time.perf_counter()
         while self.step < s.steps:
             model.train()
@@ -102,8 +111,11 @@ class GANTrainer:
                 real, fake = self._real_batch(), model.generate(self._noise(s.batch_size)).detach()
                 for track, (critic, opt) in enumerate(zip(model.critics, self.d_opts)):
                     cols = model.track_slices[track]
-                    loss = (critic(fake[:, :, cols]).mean() - critic(real[:, :, cols]).mean()
-                            + s.gp_weight * gradient_penalty(critic, real[:, :, cols], fake[:, :, cols], self.rng))
+                    loss = (
+                        critic(fake[:, :, cols]).mean()
+                        - critic(real[:, :, cols]).mean()
+                        + s.gp_weight * gradient_penalty(critic, real[:, :, cols], fake[:, :, cols], self.rng)
+                    )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -121,11 +133,18 @@ class GANTrainer:
             self.step += 1
             if self.step % s.log_every == 0 or self.step == s.steps:
                 n = s.log_every if self.step % s.log_every == 0 else self.step % s.log_every
-                row = {"step": self.step, "epoch": self.step * s.n_critic * s.batch_size / len(self.train_packed),
-                       **{k: v / n for k, v in sums.items()}, **self.evaluate(), "seconds": time.perf_counter() - started}
+                row = {
+                    "step": self.step,
+                    "epoch": self.step * s.n_critic * s.batch_size / len(self.train_packed),
+                    **{k: v / n for k, v in sums.items()},
+                    **self.evaluate(),
+                    "seconds": time.perf_counter() - started,
+                }
                 self.history.append(row)
                 self._save()
-                log.info("musegan step %d/%d: %s", self.step, s.steps, ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
+                log.info(
+                    "musegan step %d/%d: %s", self.step, s.steps, ", ".join(f"{k}={v:.4g}" for k, v in row.items())
+                )
                 sums, started = {"d_loss": 0.0, "g_loss": 0.0}, time.perf_counter()
         self.model.eval()
         return self.history
@@ -136,20 +155,32 @@ class GANTrainer:
         self.model.eval()
         fake = self.model.generate(self._noise(512))
         density = (fake > 0).float().mean(dim=(0, 1)).cpu()
-        row = {"density_l1": (density - self.train_density).abs().sum().item(),
-               "silent_density_l1": self.train_density.abs().sum().item()}
+        row = {
+            "density_l1": (density - self.train_density).abs().sum().item(),
+            "silent_density_l1": self.train_density.abs().sum().item(),
+        }
         if len(self.val_packed):
             real = to_signed(self.val_packed)
-            row["val_wasserstein"] = sum((c(real[:, :, cols]).mean() - c(fake[:, :, cols]).mean()).item()
-                                         for c, cols in zip(self.model.critics, self.model.track_slices))
+            row["val_wasserstein"] = sum(
+                (c(real[:, :, cols]).mean() - c(fake[:, :, cols]).mean()).item()
+                for c, cols in zip(self.model.critics, self.model.track_slices)
+            )
         self.model.train()
         return row
 
     def _save(self) -> None:
-        self.checkpoint.save({
-            "fingerprint": self.fingerprint, "step": self.step, "history": self.history,
-            "model": self.model.state_dict(), "g_opts": [o.state_dict() for o in self.g_opts],
-            "d_opts": [o.state_dict() for o in self.d_opts], "generator": self.rng.get_state(), "rng": rng_state()})
+        self.checkpoint.save(
+            {
+                "fingerprint": self.fingerprint,
+                "step": self.step,
+                "history": self.history,
+                "model": self.model.state_dict(),
+                "g_opts": [o.state_dict() for o in self.g_opts],
+                "d_opts": [o.state_dict() for o in self.d_opts],
+                "generator": self.rng.get_state(),
+                "rng": rng_state(),
+            }
+        )
 
     def _resume(self) -> None:
         state = self.checkpoint.load()
@@ -164,8 +195,9 @@ class GANTrainer:
         log.info("resuming musegan from %s after step %d", self.checkpoint.path, self.step)
 
 
-def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu",
-          run_key: str = "") -> TrainedBaseline:
+def train(
+    loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
+) -> TrainedBaseline:
     config, settings = settings_from(section, MuseGANConfig, GANSettings, seed=seed, **split)
     is_val = split_loops(loops, settings.val_fraction, settings.split_by, seed)
     log.info("MuseGAN: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
@@ -173,13 +205,25 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     model = MuseGAN(config).to(device)
     model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
     fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
-    trainer = GANTrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device)
+    trainer = GANTrainer(
+        model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device
+    )
     history = trainer.run()
     last = history[-1] if history else {}
-    return TrainedBaseline(model.cpu().eval(), history, {
-        "settings": vars(settings), "split_salt": symbolic.VQVAE_SPLIT_SALT, "n_train": int((~is_val).sum()),
-        "n_val": int(is_val.sum()), "best_epoch": None, "kept_by": "last step (a GAN has no validation loss)",
-        "density_l1": last.get("density_l1"), "val_wasserstein": last.get("val_wasserstein")})
+    return TrainedBaseline(
+        model.cpu().eval(),
+        history,
+        {
+            "settings": vars(settings),
+            "split_salt": symbolic.VQVAE_SPLIT_SALT,
+            "n_train": int((~is_val).sum()),
+            "n_val": int(is_val.sum()),
+            "best_epoch": None,
+            "kept_by": "last step (a GAN has no validation loss)",
+            "density_l1": last.get("density_l1"),
+            "val_wasserstein": last.get("val_wasserstein"),
+        },
+    )
 
 
 class Sampler:
@@ -189,7 +233,7 @@ class Sampler:
         self.model = model
 
     @classmethod
-    def load(cls, model_dir, device="cpu") -> "Sampler":
+    def load(cls, model_dir, device="cpu") -> Sampler:
         model, _config, _meta = load_model(model_dir, MuseGAN, MuseGANConfig, device=device)
         return cls(model)
 

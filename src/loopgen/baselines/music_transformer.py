@@ -61,7 +61,9 @@ class MusicTransformerTrainer(EpochTrainer):
             return {}
         total = 0.0
         for start in range(0, len(self.val_packed), self.settings.batch_size):
-            logits, target = self.model.teacher_forcing(as_frames(self.val_packed[start : start + self.settings.batch_size]))
+            logits, target = self.model.teacher_forcing(
+                as_frames(self.val_packed[start : start + self.settings.batch_size])
+            )
             total += F.binary_cross_entropy_with_logits(logits, target, reduction="sum").item()
         cells = len(self.val_packed) * (self.model.config.max_len - 1) * N_COLS
         return {"val_loss": total / cells, "trivial_bce": self.trivial}
@@ -75,8 +77,9 @@ def first_frames(packed: np.ndarray) -> tuple[list[list[int]], list[int]]:
     return [np.flatnonzero(f).tolist() for f in distinct], counts.tolist()
 
 
-def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu",
-          run_key: str = "") -> TrainedBaseline:
+def train(
+    loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
+) -> TrainedBaseline:
     config, settings = settings_from(section, MusicTransformerConfig, symbolic.TrainSettings, seed=seed, **split)
     if config.max_len != 128:
         raise ValueError(f"music_transformer.max_len must be the 128 steps of a loop, got {config.max_len}")
@@ -86,16 +89,28 @@ def train(loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkp
     model = MusicTransformer(config).to(device)
     model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
     fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
-    trainer = MusicTransformerTrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
-                                      fingerprint, device)
+    trainer = MusicTransformerTrainer(
+        model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device
+    )
     history = trainer.run()
     frames, counts = first_frames(loops.packed[~is_val])
     kept = best_row(history, trainer.selection.get("epoch"))
-    return TrainedBaseline(model.cpu().eval(), history, {
-        "settings": vars(settings), "split_salt": symbolic.VQVAE_SPLIT_SALT, "n_train": int((~is_val).sum()),
-        "n_val": int(is_val.sum()), "best_epoch": trainer.selection.get("epoch"), "kept_by": trainer.selection,
-        "val_loss": kept.get("val_loss"), "trivial_bce": kept.get("trivial_bce"),
-        "first_frames": frames, "first_frame_counts": counts})
+    return TrainedBaseline(
+        model.cpu().eval(),
+        history,
+        {
+            "settings": vars(settings),
+            "split_salt": symbolic.VQVAE_SPLIT_SALT,
+            "n_train": int((~is_val).sum()),
+            "n_val": int(is_val.sum()),
+            "best_epoch": trainer.selection.get("epoch"),
+            "kept_by": trainer.selection,
+            "val_loss": kept.get("val_loss"),
+            "trivial_bce": kept.get("trivial_bce"),
+            "first_frames": frames,
+            "first_frame_counts": counts,
+        },
+    )
 
 
 class Sampler:
@@ -103,7 +118,7 @@ class Sampler:
         self.model, self.frames, self.probs = model, frames, probs
 
     @classmethod
-    def load(cls, model_dir, device="cpu") -> "Sampler":
+    def load(cls, model_dir, device="cpu") -> Sampler:
         model, _config, meta = load_model(model_dir, MusicTransformer, MusicTransformerConfig, device=device)
         frames = torch.zeros(len(meta["first_frames"]), model.config.n_cols, device=device)
         for row, active in enumerate(meta["first_frames"]):

@@ -48,7 +48,20 @@ BPM_LABEL_SHARES = {"half": 0.05, "double": 0.05, "off": 0.08, "missing": 0.05, 
 TEMPO_SHARES = {"slow": 0.125, "fast": 0.125}  # 110-119 and 141-150 BPM; the rest 120-140
 SILENCE_SHARE = 0.12  # of loops with leading silence, and (independently) with trailing silence
 
-GENRES = ("Hip Hop", "Trap", "House", "Techno", "Pop", "Rock", "Funk", "R&B", "Electronic", "Lo-Fi", "Boom Bap", "Dubstep")
+GENRES = (
+    "Hip Hop",
+    "Trap",
+    "House",
+    "Techno",
+    "Pop",
+    "Rock",
+    "Funk",
+    "R&B",
+    "Electronic",
+    "Lo-Fi",
+    "Boom Bap",
+    "Dubstep",
+)
 GARBAGE_BPMS = ("fast", "n/a", "???", "120-140", "bpm", "tempo?")
 WORDS = ("dark", "chill", "hard", "smooth", "dirty", "deep", "bouncy", "melodic", "groovy", "raw", "sunny", "night")
 BASS_SOUNDS = (33, 34, 35, 36, 38, 39)  # fingered, picked, fretless, slap, synth basses: audible on TimGM6mb
@@ -71,7 +84,9 @@ def loop_score(rng: np.random.Generator, n_bars: int, chords: bool):
     for bar in range(n_bars):
         start = 16 * bar
         fill = n_bars == 8 and bar == 7 and rng.random() < 0.25
-        tracks["drums"] += pt.fill(grooves[bar % period], start, rng) if fill else pt.shifted(drum_bars[bar % period], start)
+        tracks["drums"] += (
+            pt.fill(grooves[bar % period], start, rng) if fill else pt.shifted(drum_bars[bar % period], start)
+        )
         tracks["bass"] += pt.shifted(bars[bar % period], start)
         if chords:
             tracks["chords"] += pt.chord_bar(rng, key, degrees[bar % period], start, 16, style)
@@ -140,7 +155,7 @@ class _Plans:
     """Per-file choices with exact shares, each drawn from its own seeded stream."""
 
     def __init__(self, n: int, seed: int):
-        rng = lambda k: np.random.default_rng([seed, 3, k])  # noqa: E731
+        rng = lambda k: np.random.default_rng([seed, 3, k])
         self.n_bars = [int(b) for b in shuffled_plan(n, {str(k): v for k, v in BAR_SHARES.items()}, "1", rng(0))]
         self.defect = shuffled_plan(n, DEFECT_SHARES, "none", rng(1), at_most={"zero_bytes": 1})
         self.bpm_label = shuffled_plan(n, BPM_LABEL_SHARES, "correct", rng(2))
@@ -166,7 +181,9 @@ def make_loop(index: int, seed: int, plans: _Plans) -> tuple[bytes, dict, dict]:
     genre = str(rng.choice(GENRES))
     chords = bool(rng.random() < 0.4)
     category = str(rng.choice(("Piano", "Synth", "Full Mix") if chords else ("Drums", "Bass", "Full Mix")))
-    name = loop_name(int(rng.integers(100000, 9999999)), int(plans.loop_ids[index]), str(rng.choice(WORDS)), genre, category)
+    name = loop_name(
+        int(rng.integers(100000, 9999999)), int(plans.loop_ids[index]), str(rng.choice(WORDS)), genre, category
+    )
     file = f"audio/{name}"
     key, tracks = loop_score(rng, n_bars, chords)
     audible = defect in ("none", "stereo_44k")
@@ -177,12 +194,22 @@ def make_loop(index: int, seed: int, plans: _Plans) -> tuple[bytes, dict, dict]:
     data = _file_bytes(defect, audio, name, rng)
     text, annotated = annotation(bpm, plans.bpm_label[index], rng)
     has_row = index != plans.without_row
-    metadata = {"file": file, "bpm": text, "key": key.name if rng.random() < 0.9 else "", "genre": genre, "category": category}
+    metadata = {
+        "file": file,
+        "bpm": text,
+        "key": key.name if rng.random() < 0.9 else "",
+        "genre": genre,
+        "category": category,
+    }
     label = {
-        "file": file, "true_bpm": bpm, "n_bars": n_bars,
+        "file": file,
+        "true_bpm": bpm,
+        "n_bars": n_bars,
         "annotated_bpm": annotated if has_row else None,
         "bpm_label": plans.bpm_label[index] if has_row else "missing",
-        "defect": defect, "leading_silence_s": lead / SAMPLE_RATE, "trailing_silence_s": trail / SAMPLE_RATE,
+        "defect": defect,
+        "leading_silence_s": lead / SAMPLE_RATE,
+        "trailing_silence_s": trail / SAMPLE_RATE,
     }
     return data, (metadata if has_row else None), label
 
@@ -227,12 +254,18 @@ def write_audio_corpus(dump: str | os.PathLike, labels_path: str | os.PathLike, 
     summary = {
         "files": n_files,
         "metadata_rows": len(metadata),
-        "n_bars": dict(sorted(Counter(l["n_bars"] for l in labels).items())),
-        "defects": dict(sorted(Counter(l["defect"] for l in labels).items())),
-        "bpm_labels": dict(sorted(Counter(l["bpm_label"] for l in labels).items())),
+        "n_bars": dict(sorted(Counter(label["n_bars"] for label in labels).items())),
+        "defects": dict(sorted(Counter(label["defect"] for label in labels).items())),
+        "bpm_labels": dict(sorted(Counter(label["bpm_label"] for label in labels).items())),
     }
-    log.info("demo audio: %d files, %d metadata rows; bars %s; defects %s; bpm labels %s", n_files, len(metadata),
-             summary["n_bars"], summary["defects"], summary["bpm_labels"])
+    log.info(
+        "demo audio: %d files, %d metadata rows; bars %s; defects %s; bpm labels %s",
+        n_files,
+        len(metadata),
+        summary["n_bars"],
+        summary["defects"],
+        summary["bpm_labels"],
+    )
     return summary
 
 

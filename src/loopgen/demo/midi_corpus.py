@@ -70,8 +70,16 @@ def file_plan(n_files: int, seed: int) -> list[str]:
 
 
 # --- Standard MIDI File writing -------------------------------------------------------------
-_ORDER = {"track_name": 0, "key_signature": 0, "set_tempo": 0, "time_signature": 0,
-          "program_change": 1, "control_change": 1, "note_off": 2, "note_on": 3}
+_ORDER = {
+    "track_name": 0,
+    "key_signature": 0,
+    "set_tempo": 0,
+    "time_signature": 0,
+    "program_change": 1,
+    "control_change": 1,
+    "note_off": 2,
+    "note_on": 3,
+}
 Event = tuple[int, str, dict]  # (absolute tick, message type, message fields)
 
 
@@ -85,9 +93,15 @@ def song_to_midi(song: Song, rng: np.random.Generator) -> bytes:
         return origin + round(step * step_ticks)
 
     conductor: list[Event] = [(0, "track_name", {"name": song.title}), (0, "key_signature", {"key": song.key.name})]
-    conductor += [(0 if step == 0 else tick(step), "set_tempo", {"tempo": mido.bpm2tempo(bpm)}) for step, bpm in song.tempos]
     conductor += [
-        (tick(step), "time_signature", {"numerator": num, "denominator": den, "clocks_per_click": 24 if den == 4 else 36})
+        (0 if step == 0 else tick(step), "set_tempo", {"tempo": mido.bpm2tempo(bpm)}) for step, bpm in song.tempos
+    ]
+    conductor += [
+        (
+            tick(step),
+            "time_signature",
+            {"numerator": num, "denominator": den, "clocks_per_click": 24 if den == 4 else 36},
+        )
         for step, num, den in song.time_signatures
     ]
     midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
@@ -116,7 +130,9 @@ def _track(events: list[Event]) -> mido.MidiTrack:
     """Absolute-tick events -> a track with delta times (note-offs before note-ons at one tick)."""
     track, previous = mido.MidiTrack(), 0
     for time, kind, fields in sorted(events, key=lambda e: (e[0], _ORDER[e[1]])):
-        message = mido.Message if kind in ("program_change", "control_change", "note_on", "note_off") else mido.MetaMessage
+        message = (
+            mido.Message if kind in ("program_change", "control_change", "note_on", "note_off") else mido.MetaMessage
+        )
         track.append(message(kind, time=time - previous, **fields))
         previous = time
     return track
@@ -188,7 +204,9 @@ def window_is_loop(roll: np.ndarray) -> np.ndarray:
     """
     n_bars = len(roll) // STEPS_PER_BAR
     bars = roll[: n_bars * STEPS_PER_BAR].reshape(n_bars, -1)
-    return np.array([np.array_equal(bars[s : s + 4], bars[s + 4 : s + N_BARS]) for s in range(n_bars - N_BARS + 1)], dtype=bool)
+    return np.array(
+        [np.array_equal(bars[s : s + 4], bars[s + 4 : s + N_BARS]) for s in range(n_bars - N_BARS + 1)], dtype=bool
+    )
 
 
 # --- the corpus -----------------------------------------------------------------------------
@@ -227,13 +245,22 @@ def write_midi_corpus(tree: str | os.PathLike, labels_path: str | os.PathLike, n
         (staging / relpath).write_bytes(data)
         kinds[kind] += 1
         if is_loop is not None:
-            rows += [{"file_id": file_id, "relpath": relpath, "start_bar": s, "is_loop": bool(v)} for s, v in enumerate(is_loop)]
+            rows += [
+                {"file_id": file_id, "relpath": relpath, "start_bar": s, "is_loop": bool(v)}
+                for s, v in enumerate(is_loop)
+            ]
     write_table(rows, labels_path, MIDI_WINDOW_SCHEMA)
     if tree.exists():
         tree.rmdir()
     staging.rename(tree)
     n_loops = sum(r["is_loop"] for r in rows)
     summary = {"files": n_files, "kinds": dict(sorted(kinds.items())), "windows": len(rows), "loop_windows": n_loops}
-    log.info("demo MIDI: %d files %s; %d labelled windows, %d loops (%.0f%%)",
-             n_files, summary["kinds"], len(rows), n_loops, 100 * n_loops / max(1, len(rows)))
+    log.info(
+        "demo MIDI: %d files %s; %d labelled windows, %d loops (%.0f%%)",
+        n_files,
+        summary["kinds"],
+        len(rows),
+        n_loops,
+        100 * n_loops / max(1, len(rows)),
+    )
     return summary

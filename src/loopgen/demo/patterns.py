@@ -115,15 +115,19 @@ class Groove:
         hits = [(s, KICK, 105, 122) for s in self.kick]
         hits += [(s, SNARE, 100, 120) for s in self.snare]
         on_beat, off_beat = (95, 100), (60, 85)  # velocity ranges: accented hats on the beat
-        hits += [(s, self.hat_note, *(on_beat if s % 4 == 0 else off_beat)) for s in self.hats if s not in self.open_hats]
+        hits += [
+            (s, self.hat_note, *(on_beat if s % 4 == 0 else off_beat)) for s in self.hats if s not in self.open_hats
+        ]
         hits += [(s, OPEN_HAT, 80, 100) for s in self.open_hats]
         hits += [(s, SNARE, 28, 45) for s in self.ghosts]
         hits += [(s, note, 50, 90) for s, note in self.percussion]
-        return sorted(Note(bar_start + s, bar_start + s + 1, note, int(rng.integers(low, high))) for s, note, low, high in hits)
+        return sorted(
+            Note(bar_start + s, bar_start + s + 1, note, int(rng.integers(low, high))) for s, note, low, high in hits
+        )
 
 
 def random_groove(rng: np.random.Generator, steps: int = 16) -> Groove:
-    pick = lambda options: options[rng.integers(len(options))]  # noqa: E731
+    pick = lambda options: options[rng.integers(len(options))]
     hat_every = pick((1, 2, 2, 2, 4)) if steps == 16 else pick((1, 2))
     hat_note = pick((CLOSED_HAT, CLOSED_HAT, CLOSED_HAT, PEDAL_HAT, RIDE))
     open_hats = (steps - 2,) if steps == 16 and rng.random() < 0.3 else ()
@@ -133,7 +137,7 @@ def random_groove(rng: np.random.Generator, steps: int = 16) -> Groove:
 
 def mutate(groove: Groove, rng: np.random.Generator) -> Groove:
     """A groove that differs from `groove` on the roll: one kick, ghost note, open hat or snare toggled."""
-    toggle = lambda steps, step: tuple(sorted(set(steps) ^ {step}))  # noqa: E731
+    toggle = lambda steps, step: tuple(sorted(set(steps) ^ {step}))
     while True:
         step = int(rng.integers(groove.steps))
         change = rng.integers(4)

@@ -85,7 +85,9 @@ class _Builder:
         if lead:
             self.notes["lead"] += pt.melody_bar(self.rng, self.key, start, steps)
         if self.rng.random() < 0.5:  # the second bass doubles an octave up, loosely: never in the roll
-            self.notes["bass2"] += [n._replace(start=n.start + start, end=n.end + start, pitch=n.pitch + 12) for n in bass[:2]]
+            self.notes["bass2"] += [
+                n._replace(start=n.start + start, end=n.end + start, pitch=n.pitch + 12) for n in bass[:2]
+            ]
         self.bar_steps.append(steps)
 
     def loop_section(self, n_bars: int, period: int, steps: int) -> None:
@@ -192,7 +194,9 @@ def compose(rng: np.random.Generator, options: SongOptions, title: str) -> Song:
     builder.ending(steps, str(ending_rng.choice(ENDINGS, p=ENDING_SHARES)))
     pickup_beats = int(rng.choice((1, 2))) if options.meter == "4/4" and rng.random() < 0.06 else 0
     if pickup_beats:  # an anacrusis before the first time signature, on a track outside the roll
-        builder.notes["chords"] += pt.melody_bar(rng, key, -pickup_beats * pt.STEPS_PER_BEAT, pickup_beats * pt.STEPS_PER_BEAT)
+        builder.notes["chords"] += pt.melody_bar(
+            rng, key, -pickup_beats * pt.STEPS_PER_BEAT, pickup_beats * pt.STEPS_PER_BEAT
+        )
     return Song(
         title=title,
         key=key,

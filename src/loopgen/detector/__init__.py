@@ -43,12 +43,16 @@ from loopgen.detector.scoring import (
     score_phrase_shard,
     score_phrase_shards,
 )
+
+# Names the old single module had in scope, which tests reach through `detector.`; kept so that
+# the move changes no caller.
 from loopgen.detector.training import (
     HISTORY_COLUMNS,
     PHASES,
     TRAINING_SCORE_SCHEMA,
     TrainedDetector,
     TrainSettings,
+    _svdd_loss,
     load_detector,
     log_sigma_threshold,
     mean_encoding,
@@ -56,9 +60,5 @@ from loopgen.detector.training import (
     train_detector,
     training_score_rows,
 )
-
-# Names the old single module had in scope, which tests reach through `detector.`; kept so that
-# the move changes no caller.
-from loopgen.detector.training import _svdd_loss  # noqa: F401
-from loopgen.roll import packed_column  # noqa: F401
-from loopgen.training import Checkpoint  # noqa: F401
+from loopgen.roll import packed_column
+from loopgen.training import Checkpoint

@@ -48,20 +48,27 @@ EVAL_GROUPS_SCHEMA = pa.schema(
 )
 
 
-def attach_labels(scores: "pd.DataFrame", labels: "pd.DataFrame") -> "pd.DataFrame":
+def attach_labels(scores: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Inner join of phrase scores and window labels on (file_id, start_bar); logs what did not match
     (labelled windows the MIDI stage did not keep as phrases, e.g. too sparse, are expected)."""
     labels = labels[["file_id", "start_bar", "is_loop"]].astype({"start_bar": "int64", "is_loop": bool})
     scores = scores.astype({"start_bar": "int64"})
     merged = scores.merge(labels, on=["file_id", "start_bar"], how="inner", validate="one_to_one")
-    log.info("labels: %d windows (%d loops); phrases: %d; matched: %d (%d loops); phrases without a label: %d",
-             len(labels), int(labels["is_loop"].sum()), len(scores), len(merged), int(merged["is_loop"].sum()),
-             len(scores) - len(merged))
+    log.info(
+        "labels: %d windows (%d loops); phrases: %d; matched: %d (%d loops); phrases without a label: %d",
+        len(labels),
+        int(labels["is_loop"].sum()),
+        len(scores),
+        len(merged),
+        int(merged["is_loop"].sum()),
+        len(scores) - len(merged),
+    )
     return merged
 
 
-def figure2_groups(loop_group_scores: np.ndarray, all_scores: np.ndarray, n_groups: int, group_size: int,
-                   seed: int) -> dict[str, np.ndarray]:
+def figure2_groups(
+    loop_group_scores: np.ndarray, all_scores: np.ndarray, n_groups: int, group_size: int, seed: int
+) -> dict[str, np.ndarray]:
     """S Figure 2: a group of known loops and `n_groups` random groups of phrases (which may contain
     loops), all of one size so that the paper's paired t-test applies."""
     rng = np.random.default_rng(seed)
@@ -85,13 +92,24 @@ def group_statistics(groups: dict[str, np.ndarray], threshold: float) -> list[di
     loops = groups["loops"]
     rows = []
     for name, scores in groups.items():
-        row = {"group": name, "n": len(scores), "mean": float(scores.mean()), "std": float(scores.std()),
-               "median": float(np.median(scores)), "below_threshold": float((scores < threshold).mean()),
-               "t_paired": None, "p_paired_t": None, "p_mann_whitney": None}
+        row = {
+            "group": name,
+            "n": len(scores),
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "median": float(np.median(scores)),
+            "below_threshold": float((scores < threshold).mean()),
+            "t_paired": None,
+            "p_paired_t": None,
+            "p_mann_whitney": None,
+        }
         if name != "loops" and len(scores) > 1:
             t = stats.ttest_rel(loops, scores)
-            row.update(t_paired=float(t.statistic), p_paired_t=float(t.pvalue),
-                       p_mann_whitney=float(stats.mannwhitneyu(loops, scores, alternative="less").pvalue))
+            row.update(
+                t_paired=float(t.statistic),
+                p_paired_t=float(t.pvalue),
+                p_mann_whitney=float(stats.mannwhitneyu(loops, scores, alternative="less").pvalue),
+            )
         rows.append(row)
     return rows
 
@@ -130,8 +148,13 @@ def threshold_metrics(scores: np.ndarray, is_loop: np.ndarray, threshold: float)
     precision = tp / predicted.sum() if predicted.sum() else float("nan")
     recall = tp / is_loop.sum() if is_loop.sum() else float("nan")
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
-    return {"predicted_loops": int(predicted.sum()), "true_positives": tp,
-            "precision": float(precision), "recall": float(recall), "f1": float(f1)}
+    return {
+        "predicted_loops": int(predicted.sum()),
+        "true_positives": tp,
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
 
 
 def read_known_loops(path) -> list[str]:
@@ -145,8 +168,15 @@ def read_known_loops(path) -> list[str]:
     return ids
 
 
-def evaluate_detector(scores: "pd.DataFrame", threshold: float, n_groups: int, group_size: int, seed: int,
-                      labels: "pd.DataFrame | None" = None, known_loop_ids=None) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
+def evaluate_detector(
+    scores: pd.DataFrame,
+    threshold: float,
+    n_groups: int,
+    group_size: int,
+    seed: int,
+    labels: pd.DataFrame | None = None,
+    known_loop_ids=None,
+) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
     """S Figure 2 and its tests, plus what labels allow. Returns (metrics row, group rows, groups).
 
     `scores`: file_id, start_bar, loop_score of every phrase (score_phrase_shards). The loop group
@@ -171,10 +201,19 @@ def evaluate_detector(scores: "pd.DataFrame", threshold: float, n_groups: int, g
         raise ValueError("no known loop among the scored phrases")
     groups = figure2_groups(loop_scores_, all_scores, n_groups, group_size, seed)
     nan = float("nan")
-    metrics = {"phrases": len(all_scores), "loops": len(loop_scores_), "threshold": threshold, "roc_auc": nan,
-               "loop_score_mean": float(loop_scores_.mean()), "loop_score_std": float(loop_scores_.std()),
-               "predicted_loops": int((all_scores < threshold).sum()), "true_positives": int((loop_scores_ < threshold).sum()),
-               "precision": nan, "recall": float((loop_scores_ < threshold).mean()), "f1": nan}
+    metrics = {
+        "phrases": len(all_scores),
+        "loops": len(loop_scores_),
+        "threshold": threshold,
+        "roc_auc": nan,
+        "loop_score_mean": float(loop_scores_.mean()),
+        "loop_score_std": float(loop_scores_.std()),
+        "predicted_loops": int((all_scores < threshold).sum()),
+        "true_positives": int((loop_scores_ < threshold).sum()),
+        "precision": nan,
+        "recall": float((loop_scores_ < threshold).mean()),
+        "f1": nan,
+    }
     if labelled is not None and 0 < labelled["is_loop"].sum() < len(labelled):
         s, is_loop = labelled["loop_score"].to_numpy(), labelled["is_loop"].to_numpy(dtype=bool)
         metrics.update(phrases=len(labelled), roc_auc=roc_auc(s, is_loop), **threshold_metrics(s, is_loop, threshold))

@@ -26,8 +26,11 @@ def plot_training_curve(history: list[dict], path: str | Path) -> None:
         epochs = [r["epoch"] for r in rows]
         ax.plot(epochs, [r["train_loss"] for r in rows], label="train")
         ax.plot(epochs, [r["val_loss"] for r in rows], label="validation")
-        ax.set(title={"autoencoder": "autoencoder (MSE)", "svdd": "SVDD (mean sq. distance to c)"}[phase],
-               xlabel="epoch", yscale="log")
+        ax.set(
+            title={"autoencoder": "autoencoder (MSE)", "svdd": "SVDD (mean sq. distance to c)"}[phase],
+            xlabel="epoch",
+            yscale="log",
+        )
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -55,22 +58,32 @@ def plot_figure2(groups: dict[str, np.ndarray], group_rows: list[dict], threshol
     """S Figure 2: box plots with medians (green) and means (red triangles)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.boxplot(list(groups.values()), showmeans=True, showfliers=True,
-               medianprops={"color": "green"}, meanprops={"marker": "^", "markerfacecolor": "red", "markeredgecolor": "red"})
+    ax.boxplot(
+        list(groups.values()),
+        showmeans=True,
+        showfliers=True,
+        medianprops={"color": "green"},
+        meanprops={"marker": "^", "markerfacecolor": "red", "markeredgecolor": "red"},
+    )
     p_values = {r["group"]: r["p_paired_t"] for r in group_rows}
     labels = [name if name == "loops" else f"{name}\np={p_values[name]:.1e}" for name in groups]
     ax.set_xticks(range(1, len(groups) + 1), labels)
     ax.axhline(threshold, color="grey", linestyle=":", label=f"threshold {threshold:.3g}")
     # Log axis: loop and random scores differ by orders of magnitude (the paper's axis was linear).
-    ax.set(ylabel="loop score (log)", yscale="log", title="Loop scores: ground-truth loops vs random phrases (paired t-test)")
+    ax.set(
+        ylabel="loop score (log)",
+        yscale="log",
+        title="Loop scores: ground-truth loops vs random phrases (paired t-test)",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, operating_point: dict, n_negatives: int,
-             path: str | Path) -> None:
+def plot_roc(
+    fpr: np.ndarray, tpr: np.ndarray, auc: float, operating_point: dict, n_negatives: int, path: str | Path
+) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot(fpr, tpr, label=f"AUC {auc:.3f}")

@@ -32,7 +32,9 @@ LOOP_SCHEMA = PHRASE_SCHEMA.append(pa.field("loop_score", pa.float32()))
 def correlation_scores(model: LoopDetector, corr: np.ndarray | torch.Tensor) -> np.ndarray:
     """Loop scores of (N, 28) correlation vectors, float32 (N,)."""
     # np.asarray on a CUDA tensor raises (Tensor.__array__ calls .numpy()): tensors stay in torch.
-    x = torch.as_tensor(corr if torch.is_tensor(corr) else np.asarray(corr, np.float32), dtype=torch.float32, device=model.centre.device)
+    x = torch.as_tensor(
+        corr if torch.is_tensor(corr) else np.asarray(corr, np.float32), dtype=torch.float32, device=model.centre.device
+    )
     return model(x).cpu().numpy().astype(np.float32, copy=False)
 
 
@@ -68,24 +70,33 @@ def loop_summary(shards: list[int], phrase_paths: list, loop_paths: list) -> lis
     """Phrases in and loops out per shard and in total, from the Parquet footers (no data read)."""
     rows = []
     for shard, phrase_path, loop_path in zip(shards, phrase_paths, loop_paths, strict=True):
-        rows.append({"shard": str(shard), "phrases": pq.read_metadata(phrase_path).num_rows,
-                     "loops": pq.read_metadata(loop_path).num_rows})
+        rows.append(
+            {
+                "shard": str(shard),
+                "phrases": pq.read_metadata(phrase_path).num_rows,
+                "loops": pq.read_metadata(loop_path).num_rows,
+            }
+        )
     total = {"shard": "total", "phrases": sum(r["phrases"] for r in rows), "loops": sum(r["loops"] for r in rows)}
     for row in (*rows, total):
         row["loop_fraction"] = row["loops"] / row["phrases"] if row["phrases"] else float("nan")
     return [*rows, total]
 
 
-def score_phrase_shards(model: LoopDetector, phrase_paths: list) -> "pd.DataFrame":
+def score_phrase_shards(model: LoopDetector, phrase_paths: list) -> pd.DataFrame:
     """file_id, start_bar, loop_score of every phrase of the given shards."""
     import pandas as pd
 
     frames = []
     for path in phrase_paths:
         table = read_table(path, PHRASE_SCHEMA, columns=["file_id", "start_bar", "roll"])
-        frames.append(pd.DataFrame({
-            "file_id": table.column("file_id").to_numpy(zero_copy_only=False),
-            "start_bar": table.column("start_bar").to_numpy(zero_copy_only=False),
-            "loop_score": loop_scores(model, packed_column(table.column("roll"))),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "file_id": table.column("file_id").to_numpy(zero_copy_only=False),
+                    "start_bar": table.column("start_bar").to_numpy(zero_copy_only=False),
+                    "loop_score": loop_scores(model, packed_column(table.column("roll"))),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)

@@ -15,9 +15,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -140,17 +140,23 @@ def train_detector(
             if phase == "svdd":
                 model.centre.copy_(mean_encoding(model, x_train))
                 log.info("centre c = mean encoding of %d training loops: %s", len(x_train), model.centre.tolist())
-        _train_phase(model, phase, x_train, x_val, settings, generator, state, checkpoint, on_epoch,
-                     checkpoint_every_s)
+        _train_phase(model, phase, x_train, x_val, settings, generator, state, checkpoint, on_epoch, checkpoint_every_s)
 
     model.threshold.fill_(log_sigma_threshold(correlation_scores(model, x_train)))
     model = model.cpu().eval()
-    return TrainedDetector(model, state["history"], train_index, val_index, correlation_scores(model, corr),
-                           {phase: {k: v for k, v in best.items() if k != "model"} for phase, best in state.get("best", {}).items()})
+    return TrainedDetector(
+        model,
+        state["history"],
+        train_index,
+        val_index,
+        correlation_scores(model, corr),
+        {phase: {k: v for k, v in best.items() if k != "model"} for phase, best in state.get("best", {}).items()},
+    )
 
 
-def _train_phase(model, phase, x_train, x_val, settings, generator, state, checkpoint, on_epoch,
-                 checkpoint_every_s) -> None:
+def _train_phase(
+    model, phase, x_train, x_val, settings, generator, state, checkpoint, on_epoch, checkpoint_every_s
+) -> None:
     # The SVDD phase moves only the encoder; the decoder has done its job (a useful initialisation).
     module = model if phase == "autoencoder" else model.encoder
     optimiser = torch.optim.AdamW(module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -177,14 +183,28 @@ def _train_phase(model, phase, x_train, x_val, settings, generator, state, check
         model.eval()
         with torch.no_grad():
             val_loss = loss_fn(model, x_val).item() if len(x_val) else float("nan")
-        row = {"phase": phase, "epoch": epoch + 1, "lr": lr, "train_loss": sum(losses) / len(x_train), "val_loss": val_loss}
+        row = {
+            "phase": phase,
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": sum(losses) / len(x_train),
+            "val_loss": val_loss,
+        }
         state["history"].append(row)
-        state.update(epoch=epoch + 1, model=model.state_dict(), optimiser=optimiser.state_dict(),
-                     generator=generator.get_state(), rng=rng_state())
+        state.update(
+            epoch=epoch + 1,
+            model=model.state_dict(),
+            optimiser=optimiser.state_dict(),
+            generator=generator.get_state(),
+            rng=rng_state(),
+        )
         best = state.setdefault("best", {}).get(phase)
         if np.isfinite(val_loss) and (best is None or val_loss < best["val_loss"]):
-            state["best"][phase] = {"epoch": epoch + 1, "val_loss": val_loss,
-                                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            state["best"][phase] = {
+                "epoch": epoch + 1,
+                "val_loss": val_loss,
+                "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
         if epoch + 1 == settings.epochs or time.monotonic() - last_save >= checkpoint_every_s:
             checkpoint.save(state)
             last_save = time.monotonic()
@@ -195,8 +215,13 @@ def _train_phase(model, phase, x_train, x_val, settings, generator, state, check
     best = state.get("best", {}).get(phase)
     if best is not None:
         model.load_state_dict(best["model"])
-        log.info("%s: kept epoch %d of %d (lowest validation loss %.4g)", phase, best["epoch"], settings.epochs,
-                 best["val_loss"])
+        log.info(
+            "%s: kept epoch %d of %d (lowest validation loss %.4g)",
+            phase,
+            best["epoch"],
+            settings.epochs,
+            best["val_loss"],
+        )
 
 
 def _reconstruction_loss(model: LoopDetector, x: torch.Tensor) -> torch.Tensor:
@@ -228,9 +253,14 @@ def _resumable_state(checkpoint: Checkpoint, fingerprint: str) -> dict | None:
 def save_detector(folder: str | Path, trained: TrainedDetector, extras: dict | None = None) -> None:
     """DESIGN model contract; model.json carries the centre and threshold (also buffers in model.pt)."""
     model = trained.model
-    meta = {"centre": model.centre.tolist(), "threshold": trained.threshold,
-            "n_train": len(trained.train_index), "n_val": len(trained.val_index),
-            "selection": trained.selection, **(extras or {})}
+    meta = {
+        "centre": model.centre.tolist(),
+        "threshold": trained.threshold,
+        "n_train": len(trained.train_index),
+        "n_val": len(trained.val_index),
+        "selection": trained.selection,
+        **(extras or {}),
+    }
     save_model(folder, model, model.config, meta)
 
 
@@ -242,6 +272,7 @@ def load_detector(folder: str | Path, device: torch.device | str = "cpu") -> Loo
 def training_score_rows(ids: list[str], trained: TrainedDetector, rejected: list[dict]) -> list[dict]:
     split = np.full(len(ids), "train", dtype=object)
     split[trained.val_index] = "val"
-    rows = [{"loop_id": i, "split": s, "score": float(d), "reason": None}
-            for i, s, d in zip(ids, split, trained.scores)]
+    rows = [
+        {"loop_id": i, "split": s, "score": float(d), "reason": None} for i, s, d in zip(ids, split, trained.scores)
+    ]
     return rows + rejected

@@ -53,7 +53,9 @@ def pick_loops(loop_ids: list[str], bars: np.ndarray | None, n_loops: int, seed:
     return np.array(sorted(first[names[k]][1] for k in order), dtype=int)
 
 
-def coherence_grid(global_scaled: np.ndarray, feature_columns: list[int], values=(0.2, 0.5, 0.8)) -> tuple[np.ndarray, list[dict]]:
+def coherence_grid(
+    global_scaled: np.ndarray, feature_columns: list[int], values=(0.2, 0.5, 0.8)
+) -> tuple[np.ndarray, list[dict]]:
     """Every (loop, feature, value) input: (n_loops * n_features * n_values, 33) globals and a
     description row for each (loop index, feature column, value, level)."""
     inputs, rows = [], []
@@ -67,8 +69,15 @@ def coherence_grid(global_scaled: np.ndarray, feature_columns: list[int], values
     return np.stack(inputs) if inputs else np.zeros((0, global_scaled.shape[1]), np.float32), rows
 
 
-def run_coherence(synthesize, measure, frames: np.ndarray, global_scaled: np.ndarray, feature_columns: list[int],
-                  values=(0.2, 0.5, 0.8), progress=None) -> list[dict]:
+def run_coherence(
+    synthesize,
+    measure,
+    frames: np.ndarray,
+    global_scaled: np.ndarray,
+    feature_columns: list[int],
+    values=(0.2, 0.5, 0.8),
+    progress=None,
+) -> list[dict]:
     """Synthesize the grid and measure the changed feature of each output.
 
     synthesize(frames (N, 4, F), globals (N, 33)) -> (N, samples) audio;
@@ -92,8 +101,13 @@ def coherence_scores(rows: list[dict]) -> dict:
     low, mid, high = (np.array([p[level] for p in pairs], dtype=np.float64) for level in LEVELS)
     failed = int(np.isnan(np.stack([low, mid, high])).sum())
     with np.errstate(invalid="ignore"):  # NaN compares False: a failed extraction is a failure
-        return {"E1": float(np.mean(high > low)), "E2": float(np.mean(high > mid)), "E3": float(np.mean(mid > low)),
-                "n_pairs": len(pairs), "n_failed": failed}
+        return {
+            "E1": float(np.mean(high > low)),
+            "E2": float(np.mean(high > mid)),
+            "E3": float(np.mean(mid > low)),
+            "n_pairs": len(pairs),
+            "n_failed": failed,
+        }
 
 
 @dataclass
@@ -108,9 +122,14 @@ class TimbreMeter:
     def __post_init__(self):
         from loopgen.audio.features import TIMBRE_BANDS, TimbreBands
 
-        bands = TimbreBands(self.analysis_rate, *(self.band_settings[k] for k in ("lowpass_hz", "bandpass_hz", "bandpass_octaves", "highpass_hz")))
+        bands = TimbreBands(
+            self.analysis_rate,
+            *(self.band_settings[k] for k in ("lowpass_hz", "bandpass_hz", "bandpass_octaves", "highpass_hz")),
+        )
         if bands.missing_bands:
-            raise ValueError(f"coherence_sample_rate {self.analysis_rate} Hz is too low for the {', '.join(bands.missing_bands)} band")
+            raise ValueError(
+                f"coherence_sample_rate {self.analysis_rate} Hz is too low for the {', '.join(bands.missing_bands)} band"
+            )
         self.filters = dict(zip(TIMBRE_BANDS, bands.filters.values()))  # TIMBRE_BANDS order
 
     def __call__(self, audio: np.ndarray, column: int) -> float:
@@ -126,7 +145,9 @@ class TimbreMeter:
         band, model = TIMBRE_BANDS[index // len(TIMBRE_MODELS)], TIMBRE_MODELS[index % len(TIMBRE_MODELS)]
         upsampled = resample(np.asarray(audio, np.float32), self.input_rate, self.analysis_rate)
         try:
-            return float(timbre(sosfilt(self.filters[band], upsampled.astype(np.float64)), self.analysis_rate, (model,))[0])
+            return float(
+                timbre(sosfilt(self.filters[band], upsampled.astype(np.float64)), self.analysis_rate, (model,))[0]
+            )
         except TimbreError:
             return float("nan")
 
@@ -151,7 +172,11 @@ def scores_table(rows: list[dict]) -> list[dict]:
 
     table = [{"scope": "all", "name": "all", **coherence_scores(rows)}]
     for band in dict.fromkeys(name_of(r).split("_")[0] for r in rows):
-        table.append({"scope": "band", "name": band, **coherence_scores([r for r in rows if name_of(r).startswith(band + "_")])})
+        table.append(
+            {"scope": "band", "name": band, **coherence_scores([r for r in rows if name_of(r).startswith(band + "_")])}
+        )
     for feature in dict.fromkeys(name_of(r) for r in rows):
-        table.append({"scope": "feature", "name": feature, **coherence_scores([r for r in rows if name_of(r) == feature])})
+        table.append(
+            {"scope": "feature", "name": feature, **coherence_scores([r for r in rows if name_of(r) == feature])}
+        )
     return table

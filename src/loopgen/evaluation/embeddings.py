@@ -79,7 +79,9 @@ def random_embedding_net(seed: int, config: EmbeddingNetConfig | None = None) ->
 
 
 @torch.inference_mode()
-def embed_rolls(net: RandomEmbeddingNet, packed, batch_size: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
+def embed_rolls(
+    net: RandomEmbeddingNet, packed, batch_size: int = 4096, device: str | torch.device = "cpu"
+) -> np.ndarray:
     """Embeddings of packed rolls ((N, 912) uint8 or 912-byte strings), float32 (N, out_features).
     Rolls are unpacked one batch at a time."""
     if net.training:

@@ -159,7 +159,9 @@ class CdpamEmbedding:
         out = []
         with torch.inference_mode():
             for start in range(0, len(chunks), self.batch_size):
-                x = torch.from_numpy((chunks[start : start + self.batch_size] * 32768.0).astype(np.float32)).to(self.device)
+                x = torch.from_numpy((chunks[start : start + self.batch_size] * 32768.0).astype(np.float32)).to(
+                    self.device
+                )
                 acoustic, content = self.encoder(x)
                 out.append((acoustic if self.half == "acoustic" else content).double().cpu().numpy())
         return [np.concatenate(out) if out else np.zeros((0, 512))]
@@ -168,8 +170,9 @@ class CdpamEmbedding:
 EMBEDDINGS = ("vggish", "cdpam-acoustic", "cdpam-content")
 
 
-def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="cpu", peak_normalise: bool = True,
-                   kind: str = "vggish"):
+def make_embedding(
+    checkpoint: str | None, seeds, example_hop_s: float, device="cpu", peak_normalise: bool = True, kind: str = "vggish"
+):
     """`kind` vggish: the user's VGGish when a checkpoint is given, else the named random-weights
     default; cdpam-acoustic / cdpam-content: CDPAM's trained encoder."""
     if kind not in EMBEDDINGS:
@@ -177,15 +180,26 @@ def make_embedding(checkpoint: str | None, seeds, example_hop_s: float, device="
     if kind.startswith("cdpam"):
         embedding = CdpamEmbedding(kind.split("-")[1], str(device), peak_normalise=peak_normalise)
     else:
-        embedding = vggish_embedding(checkpoint, example_hop_s, device) if checkpoint else default_embedding(seeds, example_hop_s, device)
+        embedding = (
+            vggish_embedding(checkpoint, example_hop_s, device)
+            if checkpoint
+            else default_embedding(seeds, example_hop_s, device)
+        )
     embedding.peak_normalise = peak_normalise
     if not peak_normalise:
         embedding.name += ", no peak normalisation"
     return embedding
 
 
-def bootstrap_interval(reference: list[np.ndarray], generated: list[np.ndarray], n_clips: int, n_gen: int,
-                       n_resamples: int, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_interval(
+    reference: list[np.ndarray],
+    generated: list[np.ndarray],
+    n_clips: int,
+    n_gen: int,
+    n_resamples: int,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
     """An interval around the FAD (mean over networks) as wide as the central `level` range of the
     FAD over bootstrap resamples of the clips (embeddings: per network, clip after clip, equally
     many examples each; sets of equal size are resampled together, since row i of each came from
@@ -201,16 +215,23 @@ def bootstrap_interval(reference: list[np.ndarray], generated: list[np.ndarray],
     for _ in range(n_resamples):
         pick = rng.integers(0, n_clips, n_clips)
         pick_gen = pick if n_gen == n_clips else rng.integers(0, n_gen, n_gen)
-        values.append(np.mean([fad_from_embeddings(r[pick].reshape(-1, r.shape[-1]), g[pick_gen].reshape(-1, g.shape[-1]))
-                               for r, g in zip(per_clip_ref, per_clip_gen)]))
+        values.append(
+            np.mean(
+                [
+                    fad_from_embeddings(r[pick].reshape(-1, r.shape[-1]), g[pick_gen].reshape(-1, g.shape[-1]))
+                    for r, g in zip(per_clip_ref, per_clip_gen)
+                ]
+            )
+        )
     tail = (1 - level) / 2 * 100
     half_width = (np.percentile(values, 100 - tail) - np.percentile(values, tail)) / 2
     point = np.mean([fad_from_embeddings(r, g) for r, g in zip(reference, generated)])
     return float(point - half_width), float(point + half_width)
 
 
-def fad_sets(embedding: Embedding, reference: np.ndarray, sets: dict[str, np.ndarray], bootstrap: int = 0,
-             seed: int = 0) -> list[dict]:
+def fad_sets(
+    embedding: Embedding, reference: np.ndarray, sets: dict[str, np.ndarray], bootstrap: int = 0, seed: int = 0
+) -> list[dict]:
     """FAD of each named set against `reference` (all (N, samples) float clips): rows with the
     mean and spread over the embedding's networks, a `bootstrap`-resample 95% interval over the
     clips, and the embedding's name."""
@@ -220,15 +241,17 @@ def fad_sets(embedding: Embedding, reference: np.ndarray, sets: dict[str, np.nda
         embeddings = embedding.embed(audio)
         per_network = [fad_from_embeddings(r, e) for r, e in zip(reference_embeddings, embeddings)]
         low, high = bootstrap_interval(reference_embeddings, embeddings, len(reference), len(audio), bootstrap, seed)
-        rows.append({
-            "set": set_name,
-            "fad": float(np.mean(per_network)),
-            "fad_std": float(np.std(per_network)),
-            "fad_low": low,
-            "fad_high": high,
-            "n_clips": int(len(audio)),
-            "embedding": embedding.name,
-        })
+        rows.append(
+            {
+                "set": set_name,
+                "fad": float(np.mean(per_network)),
+                "fad_std": float(np.std(per_network)),
+                "fad_low": low,
+                "fad_high": high,
+                "n_clips": int(len(audio)),
+                "embedding": embedding.name,
+            }
+        )
     return rows
 
 
@@ -238,7 +261,10 @@ def reference_sets(audio: np.ndarray, seed: int = 0, cutoff_hz: float = 1000.0) 
     rng = np.random.default_rng(seed)
     rms = np.sqrt(np.mean(np.square(audio, dtype=np.float64), axis=-1, keepdims=True))
     noise = (rng.standard_normal(audio.shape) * rms).astype(np.float32)
-    return {"white noise at the real bars' RMS": noise, f"real bars low-passed at {cutoff_hz:g} Hz": band_limit(audio, cutoff_hz)}
+    return {
+        "white noise at the real bars' RMS": noise,
+        f"real bars low-passed at {cutoff_hz:g} Hz": band_limit(audio, cutoff_hz),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -261,14 +287,18 @@ def band_limit(audio: np.ndarray, cutoff_hz: float, sample_rate: int = 16000) ->
     return sosfiltfilt(sos, audio, axis=-1).astype(np.float32)
 
 
-def degradations(audio: np.ndarray, snrs_db=(40, 30, 20, 10), cutoffs_hz=(4000, 2000, 1000, 500)) -> dict[str, np.ndarray]:
+def degradations(
+    audio: np.ndarray, snrs_db=(40, 30, 20, 10), cutoffs_hz=(4000, 2000, 1000, 500)
+) -> dict[str, np.ndarray]:
     """Degraded copies of `audio`, each list from mild to severe."""
     sets = {f"noise {snr} dB SNR": add_noise(audio, snr) for snr in snrs_db}
     sets.update({f"low-pass {cutoff} Hz": band_limit(audio, cutoff) for cutoff in cutoffs_hz})
     return sets
 
 
-def degradation_check(embedding: Embedding, reference: np.ndarray, audio: np.ndarray, **levels) -> tuple[list[dict], bool]:
+def degradation_check(
+    embedding: Embedding, reference: np.ndarray, audio: np.ndarray, **levels
+) -> tuple[list[dict], bool]:
     """FAD of `audio` degraded at rising severity against `reference`; True when both the noise
     series and the band-limit series rise strictly with severity."""
     sets = degradations(audio, **levels)

@@ -51,30 +51,56 @@ def fad_table(fad_rows: list[dict], csv_path, md_path) -> None:
     embedding = fad_rows[0]["embedding"] if fad_rows else "(none)"
 
     def row_of(r, label):
-        return {"model": label, "kind": r["kind"], "fad": r["fad"], "fad_low": r.get("fad_low"), "fad_high": r.get("fad_high"),
-                "fad_std_over_networks": r["fad_std"], "n_clips": r["n_clips"],
-                "paper_fad_vggish": PAPER_FAD.get(r["set"]) if r["kind"] == "set" else None, "embedding": r["embedding"]}
+        return {
+            "model": label,
+            "kind": r["kind"],
+            "fad": r["fad"],
+            "fad_low": r.get("fad_low"),
+            "fad_high": r.get("fad_high"),
+            "fad_std_over_networks": r["fad_std"],
+            "n_clips": r["n_clips"],
+            "paper_fad_vggish": PAPER_FAD.get(r["set"]) if r["kind"] == "set" else None,
+            "embedding": r["embedding"],
+        }
 
     rows = [row_of(r, _label(r["set"])) for r in sets] + [row_of(r, f"reference: {r['set']}") for r in references]
     _write_csv(rows + [row_of(r, f"check: {r['set']}") for r in checks], csv_path)
-    lines = ["# LoopNet table 1: Fréchet Audio Distance to the real test segments", "",
-             f"Embedding: **{embedding}**. Every clip, real and generated, is peak-normalised before the embedding "
-             "(x / max(0.1, max|x|), as the paper's FAD code) unless the embedding's name says otherwise.", ""]
+    lines = [
+        "# LoopNet table 1: Fréchet Audio Distance to the real test segments",
+        "",
+        f"Embedding: **{embedding}**. Every clip, real and generated, is peak-normalised before the embedding "
+        "(x / max(0.1, max|x|), as the paper's FAD code) unless the embedding's name says otherwise.",
+        "",
+    ]
     if not embedding.startswith("VGGish ("):
-        lines += ["No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
-                  "paper's scale: compare the rows with each other, not with the paper's column.", ""]
-    lines += ["The interval is the FAD ± half the 95% range of its bootstrap resamples over the test clips: do not "
-              "read a difference smaller than it. "
-              "The reference rows show what a bad FAD is (silence has none).", "",
-              "| Model | FAD (ours) | 95% interval | ± over networks | segments | FAD (paper, VGGish) |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_low'])}–{_fmt(row['fad_high'])} | "
-              f"{_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | {_fmt(row['paper_fad_vggish'])} |" for row in rows]
+        lines += [
+            "No VGGish checkpoint was given (`loopnet.vggish_checkpoint`), so these FADs are not on the "
+            "paper's scale: compare the rows with each other, not with the paper's column.",
+            "",
+        ]
+    lines += [
+        "The interval is the FAD ± half the 95% range of its bootstrap resamples over the test clips: do not "
+        "read a difference smaller than it. "
+        "The reference rows show what a bad FAD is (silence has none).",
+        "",
+        "| Model | FAD (ours) | 95% interval | ± over networks | segments | FAD (paper, VGGish) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {row['model']} | {_fmt(row['fad'])} | {_fmt(row['fad_low'])}–{_fmt(row['fad_high'])} | "
+        f"{_fmt(row['fad_std_over_networks'])} | {row['n_clips']} | {_fmt(row['paper_fad_vggish'])} |"
+        for row in rows
+    ]
     if checks:
         monotonic = _monotonic(checks)
-        lines += ["", "Does the embedding rank damage? Real test segments degraded at rising severity, FAD to the "
-                  f"clean ones (same embedding): **{'yes, both series rise monotonically' if monotonic else 'NO, not monotonic'}**.", "",
-                  "| Degradation | FAD |", "| --- | ---: |"]
+        lines += [
+            "",
+            "Does the embedding rank damage? Real test segments degraded at rising severity, FAD to the "
+            f"clean ones (same embedding): **{'yes, both series rise monotonically' if monotonic else 'NO, not monotonic'}**.",
+            "",
+            "| Degradation | FAD |",
+            "| --- | ---: |",
+        ]
         lines += [f"| {r['set']} | {_fmt(r['fad'])} |" for r in checks]
     Path(md_path).write_text("\n".join(lines) + "\n")
 
@@ -85,18 +111,27 @@ def gates_table(gates_csv, md_path) -> None:
     with open(gates_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     value = lambda row, key, digits=3: _fmt(float(row[key]), digits)
-    lines = ["# LoopNet gates: each variant against trivial outputs (test bars)", "",
-             "loss ratio = test loss / loss of silence under the variant's own loss (≤ 0.8 passes); RMS = median "
-             "output AC RMS − target's (within ±6 dB passes); MR-STFT = median multi-resolution log-magnitude "
-             "distance to the own target, beside a real bar of another loop; LSD = log-spectral distance per band (dB), "
-             "output / another real bar.", "",
-             "| Variant | loss ratio | RMS (dB) | MR-STFT own / other real | closer than other real | "
-             "LSD 0–1 kHz | LSD 1–4 kHz | LSD 4–8 kHz | gates |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        "# LoopNet gates: each variant against trivial outputs (test bars)",
+        "",
+        "loss ratio = test loss / loss of silence under the variant's own loss (≤ 0.8 passes); RMS = median "
+        "output AC RMS − target's (within ±6 dB passes); MR-STFT = median multi-resolution log-magnitude "
+        "distance to the own target, beside a real bar of another loop; LSD = log-spectral distance per band (dB), "
+        "output / another real bar.",
+        "",
+        "| Variant | loss ratio | RMS (dB) | MR-STFT own / other real | closer than other real | "
+        "LSD 0–1 kHz | LSD 1–4 kHz | LSD 4–8 kHz | gates |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for r in rows:
-        lsd = [f"{value(r, f'lsd_{b}_db', 1)} / {value(r, f'lsd_{b}_db_other_real', 1)}" for b in ("low", "mid", "high")]
-        lines.append(f"| {r['variant']} | {value(r, 'loss_ratio')} | {value(r, 'rms_db_diff', 1)} | "
-                     f"{value(r, 'mrstft_to_target', 2)} / {value(r, 'mrstft_other_real', 2)} | "
-                     f"{100 * float(r['share_closer']):.0f}% | {' | '.join(lsd)} | {'pass' if r['passes'] == 'True' else 'FAIL'} |")
+        lsd = [
+            f"{value(r, f'lsd_{b}_db', 1)} / {value(r, f'lsd_{b}_db_other_real', 1)}" for b in ("low", "mid", "high")
+        ]
+        lines.append(
+            f"| {r['variant']} | {value(r, 'loss_ratio')} | {value(r, 'rms_db_diff', 1)} | "
+            f"{value(r, 'mrstft_to_target', 2)} / {value(r, 'mrstft_other_real', 2)} | "
+            f"{100 * float(r['share_closer']):.0f}% | {' | '.join(lsd)} | {'pass' if r['passes'] == 'True' else 'FAIL'} |"
+        )
     Path(md_path).write_text("\n".join(lines) + "\n")
 
 
@@ -114,26 +149,53 @@ def coherence_table(score_rows: dict[str, list[dict]], csv_path, md_path, n_loop
     for variant, table in score_rows.items():
         for row in table:
             paper = PAPER_COHERENCE.get(variant) if row["scope"] == "all" else None
-            rows.append({"model": variant, "scope": row["scope"], "name": row["name"], "n_pairs": row["n_pairs"],
-                         "n_failed_extractions": row["n_failed"],
-                         **{e: 100 * row[e] for e in ("E1", "E2", "E3")},
-                         **{f"paper_{e}": (paper[i] if paper else None) for i, e in enumerate(("E1", "E2", "E3"))}})
+            rows.append(
+                {
+                    "model": variant,
+                    "scope": row["scope"],
+                    "name": row["name"],
+                    "n_pairs": row["n_pairs"],
+                    "n_failed_extractions": row["n_failed"],
+                    **{e: 100 * row[e] for e in ("E1", "E2", "E3")},
+                    **{f"paper_{e}": (paper[i] if paper else None) for i, e in enumerate(("E1", "E2", "E3"))},
+                }
+            )
     _write_csv(rows, csv_path)
-    lines = ["# LoopNet table 2: timbral feature coherence (%)", "",
-             f"{n_loops} test loops × the timbral features × inputs 0.2 / 0.5 / 0.8; features re-extracted from the outputs "
-             "(16 kHz, resampled to the training features' analysis rate; see loopgen.evaluation.coherence).", "",
-             "A re-extraction that fails (the timbral model cannot analyse a near-silent band) counts as a failed test.", "",
-             "| Model | E1 | E2 | E3 | pairs | failed extractions | paper E1 | paper E2 | paper E3 |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['model']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} | {r['n_pairs']} | {r['n_failed_extractions']} | "
-              f"{_fmt(r['paper_E1'])} | {_fmt(r['paper_E2'])} | {_fmt(r['paper_E3'])} |" for r in rows if r["scope"] == "all"]
-    lines += ["", "Per band (the 9 kHz high-pass band sees only the 0–8 kHz content of 16 kHz outputs):", "",
-              "| Model | band | E1 | E2 | E3 |", "| --- | --- | ---: | ---: | ---: |"]
-    lines += [f"| {r['model']} | {r['name']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} |" for r in rows if r["scope"] == "band"]
+    lines = [
+        "# LoopNet table 2: timbral feature coherence (%)",
+        "",
+        f"{n_loops} test loops × the timbral features × inputs 0.2 / 0.5 / 0.8; features re-extracted from the outputs "
+        "(16 kHz, resampled to the training features' analysis rate; see loopgen.evaluation.coherence).",
+        "",
+        "A re-extraction that fails (the timbral model cannot analyse a near-silent band) counts as a failed test.",
+        "",
+        "| Model | E1 | E2 | E3 | pairs | failed extractions | paper E1 | paper E2 | paper E3 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r['model']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} | {r['n_pairs']} | {r['n_failed_extractions']} | "
+        f"{_fmt(r['paper_E1'])} | {_fmt(r['paper_E2'])} | {_fmt(r['paper_E3'])} |"
+        for r in rows
+        if r["scope"] == "all"
+    ]
+    lines += [
+        "",
+        "Per band (the 9 kHz high-pass band sees only the 0–8 kHz content of 16 kHz outputs):",
+        "",
+        "| Model | band | E1 | E2 | E3 |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r['model']} | {r['name']} | {_fmt(r['E1'])} | {_fmt(r['E2'])} | {_fmt(r['E3'])} |"
+        for r in rows
+        if r["scope"] == "band"
+    ]
     Path(md_path).write_text("\n".join(lines) + "\n")
 
 
-def plot_examples(real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str, waveform_png, spectrogram_png, sr: int = 16000) -> None:
+def plot_examples(
+    real: np.ndarray, sets: dict[str, np.ndarray], segment_id: str, waveform_png, spectrogram_png, sr: int = 16000
+) -> None:
     """One test segment: the real audio and every set's version, as waveforms and as spectrograms."""
     import matplotlib
 
@@ -180,7 +242,13 @@ def plot_training(histories: dict[str, dict], png) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for variant, history in histories.items():
         probe = np.asarray(history["probe_loss"], dtype=float)
-        ax.plot(range(len(probe)), probe / history.get("silence_probe_loss", probe[0]), marker="o", markersize=3, label=variant)
+        ax.plot(
+            range(len(probe)),
+            probe / history.get("silence_probe_loss", probe[0]),
+            marker="o",
+            markersize=3,
+            label=variant,
+        )
     ax.axhline(0.8, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("probe loss / loss of silence")

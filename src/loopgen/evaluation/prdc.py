@@ -95,7 +95,7 @@ class _Points:
     centre: np.ndarray  # (d,) float64
 
     @classmethod
-    def of(cls, values, centre) -> "_Points":
+    def of(cls, values, centre) -> _Points:
         # The reference works on float32 embeddings; so do we, whatever came in.
         exact = values.astype(np.float32).astype(np.float64)
         centre = exact.mean(axis=0) if centre is None else centre
@@ -173,7 +173,9 @@ class _BallMembership:
     real_in_a_fake_ball: np.ndarray  # (N,) bool: real i lies in some fake k-NN ball
 
 
-def _ball_membership(real: _Points, fake: _Points, real_radii, fake_radii, chunk_elements, pool=None) -> _BallMembership:
+def _ball_membership(
+    real: _Points, fake: _Points, real_radii, fake_radii, chunk_elements, pool=None
+) -> _BallMembership:
     """One pass over the real x fake distances, chunked by real rows, deciding for every pair both
     'fake j inside real ball i' and 'real i inside fake ball j'."""
     tau = real.error_bound_factor()

@@ -55,12 +55,31 @@ PAPER_TABLE2 = {
     "Music Transformer": (0.7200, 4.127, 11.290, (0.546, 0.077), (0.359, 0.113), (0.687, 0.174), (0.408, 0.064)),
     "MuseGAN": (0.2307, 5.790, 14.011, (0.641, 0.013), (0.689, 0.012), (0.673, 0.045), (0.842, 0.013)),
     "VQ-VAE+LSTM temperature": (0.2275, 5.079, 14.289, (0.768, 0.013), (0.655, 0.022), (1.263, 0.047), (0.949, 0.002)),
-    "VQ-VAE+LSTM top-k (k = 30)": (0.1978, 5.044, 14.320, (0.779, 0.015), (0.636, 0.015), (1.328, 0.072), (0.952, 0.004)),
-    "VQ-VAE+LSTM top-p (p = 0.08)": (0.2037, 5.042, 14.341, (0.783, 0.017), (0.638, 0.029), (1.337, 0.075), (0.950, 0.005)),
+    "VQ-VAE+LSTM top-k (k = 30)": (
+        0.1978,
+        5.044,
+        14.320,
+        (0.779, 0.015),
+        (0.636, 0.015),
+        (1.328, 0.072),
+        (0.952, 0.004),
+    ),
+    "VQ-VAE+LSTM top-p (p = 0.08)": (
+        0.2037,
+        5.042,
+        14.341,
+        (0.783, 0.017),
+        (0.638, 0.029),
+        (1.337, 0.075),
+        (0.950, 0.005),
+    ),
 }
 PAPER_TABLE3 = {
-    "CNN-VAE": (0.633, 0.675), "Music Transformer": (0.433, 0.512), "MuseGAN": (0.664, 0.748),
-    "VQ-VAE+LSTM temperature": (0.707, 1.084), "VQ-VAE+LSTM top-k (k = 30)": (0.700, 1.109),
+    "CNN-VAE": (0.633, 0.675),
+    "Music Transformer": (0.433, 0.512),
+    "MuseGAN": (0.664, 0.748),
+    "VQ-VAE+LSTM temperature": (0.707, 1.084),
+    "VQ-VAE+LSTM top-k (k = 30)": (0.700, 1.109),
     "VQ-VAE+LSTM top-p (p = 0.08)": (0.703, 1.111),
 }
 
@@ -89,7 +108,9 @@ class SampleSet:
     def label(self) -> str:
         if self.experiment != "rejection":
             return f"{self.model} {self.mode}"
-        return f"{self.model} {self.mode}, " + ("no loop-score limit" if self.limit is None else f"loop score < {self.limit:g}")
+        return f"{self.model} {self.mode}, " + (
+            "no loop-score limit" if self.limit is None else f"loop score < {self.limit:g}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,8 +168,13 @@ def _read_rolls_and_scores(paths, schema: pa.Schema, keep_ids: pa.Array | None =
         score = table.column("loop_score").to_numpy(zero_copy_only=False).astype(np.float64)
         good = (np.nan_to_num(roll_bytes, nan=-1) == PACKED_BYTES) & np.isfinite(score)
         if not good.all():
-            log.warning("%s: %d of %d loops left out: roll not %d bytes or loop score missing", path,
-                        (~good).sum(), len(good), PACKED_BYTES)
+            log.warning(
+                "%s: %d of %d loops left out: roll not %d bytes or loop score missing",
+                path,
+                (~good).sum(),
+                len(good),
+                PACKED_BYTES,
+            )
             table, score = table.filter(pa.array(good)), score[good]
         rolls.append(packed_column(table.column("roll")))
         scores.append(score)
@@ -207,10 +233,16 @@ def similarity(real_packed, fake_packed, settings: SimilaritySettings) -> list[d
         real = real_packed[_subset(len(real_packed), settings.n_samples, (settings.seed, network, 0))]
         fake = fake_packed[_subset(len(fake_packed), settings.n_samples, (settings.seed, network, 1))]
         net = random_embedding_net(settings.seed + network)
-        values = compute_prdc(embed_rolls(net, real, device=settings.device),
-                              embed_rolls(net, fake, device=settings.device), k=settings.k)
-        log.info("network %d: %d real x %d generated loops: %s", network, len(real), len(fake),
-                 ", ".join(f"{name} {value:.4f}" for name, value in values.items()))
+        values = compute_prdc(
+            embed_rolls(net, real, device=settings.device), embed_rolls(net, fake, device=settings.device), k=settings.k
+        )
+        log.info(
+            "network %d: %d real x %d generated loops: %s",
+            network,
+            len(real),
+            len(fake),
+            ", ".join(f"{name} {value:.4f}" for name, value in values.items()),
+        )
         results.append({"network": network, "n_loops": len(fake), **values})
     return results
 
@@ -229,15 +261,28 @@ def _subset(n: int, size: int, seed: tuple) -> np.ndarray:
 def set_rows(sample_set: SampleSet, real_packed, fake_packed, fake_scores, settings: SimilaritySettings) -> list[dict]:
     """Every table-2 number of one generated set: LS, UP, ND and P/R/D/C per network."""
     n = len(fake_packed)
-    row = {"experiment": sample_set.experiment, "model": sample_set.model, "mode": sample_set.mode,
-           "limit": sample_set.limit, "network": None, "n_loops": n}
+    row = {
+        "experiment": sample_set.experiment,
+        "model": sample_set.model,
+        "mode": sample_set.mode,
+        "limit": sample_set.limit,
+        "network": None,
+        "n_loops": n,
+    }
     ls = float(np.mean(fake_scores)) if n else float("nan")
     rows = [{**row, "metric": "LS", "value": ls}]
     rows += [{**row, "metric": name, "value": value} for name, value in musical_style(fake_packed).items()]
     too_few = min(n, len(real_packed), settings.n_samples) <= settings.k
     if too_few:
-        log.warning("%s: %d generated and %d training loops (%d drawn per network); P/R/D/C need more than "
-                    "k = %d in each: left as NaN", sample_set.label, n, len(real_packed), settings.n_samples, settings.k)
+        log.warning(
+            "%s: %d generated and %d training loops (%d drawn per network); P/R/D/C need more than "
+            "k = %d in each: left as NaN",
+            sample_set.label,
+            n,
+            len(real_packed),
+            settings.n_samples,
+            settings.k,
+        )
     results = [] if too_few else similarity(real_packed, fake_packed, settings)
     for network in range(settings.n_networks):
         for short, long in SIMILARITY_METRICS.items():
@@ -249,23 +294,48 @@ def set_rows(sample_set: SampleSet, real_packed, fake_packed, fake_scores, setti
 
 def training_rows(packed, loop_scores) -> list[dict]:
     """LS, UP and ND of the training loops (the first row of table 2)."""
-    row = {"experiment": "training", "model": "training_set", "mode": None, "limit": None, "network": None,
-           "n_loops": len(packed)}
+    row = {
+        "experiment": "training",
+        "model": "training_set",
+        "mode": None,
+        "limit": None,
+        "network": None,
+        "n_loops": len(packed),
+    }
     values = {"LS": float(np.mean(loop_scores)) if len(packed) else float("nan"), **musical_style(packed)}
     return [{**row, "metric": name, "value": value} for name, value in values.items()]
 
 
 def reconstruction_rows(model: str, error: float, n_loops: int) -> list[dict]:
-    return [{"experiment": "reconstruction", "model": model, "mode": None, "limit": None, "network": None,
-             "metric": "reconstruction_error", "value": error, "n_loops": n_loops}]
+    return [
+        {
+            "experiment": "reconstruction",
+            "model": model,
+            "mode": None,
+            "limit": None,
+            "network": None,
+            "metric": "reconstruction_error",
+            "value": error,
+            "n_loops": n_loops,
+        }
+    ]
 
 
 def acceptance_rows(acceptance: pd.DataFrame, model: str) -> list[dict]:
     """The rejection sweep's acceptance rates (loopgen.symbolic.ACCEPTANCE_SCHEMA rows)."""
-    return [{"experiment": "rejection", "model": model, "mode": row.mode,
-             "limit": None if pd.isna(row.limit) else float(row.limit), "metric": "acceptance_rate",
-             "network": None, "value": float(row.acceptance_rate), "n_loops": int(row.tried)}
-            for row in acceptance.itertuples()]
+    return [
+        {
+            "experiment": "rejection",
+            "model": model,
+            "mode": row.mode,
+            "limit": None if pd.isna(row.limit) else float(row.limit),
+            "metric": "acceptance_rate",
+            "network": None,
+            "value": float(row.acceptance_rate),
+            "n_loops": int(row.tried),
+        }
+        for row in acceptance.itertuples()
+    ]
 
 
 def validation_rolls(loop_paths, codes_path) -> np.ndarray:
@@ -288,8 +358,9 @@ def table2(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per set (training set first): LS, UP, ND and the mean and std (over networks,
     the population std, ddof = 0, as the paper's np.std) of P, R, D, C, plus table 3's F1 scores
     from those means."""
-    sets = metrics[metrics["experiment"].isin(["training", "generation", "rejection"])
-                   & metrics["metric"].isin(TABLE2_COLUMNS)]
+    sets = metrics[
+        metrics["experiment"].isin(["training", "generation", "rejection"]) & metrics["metric"].isin(TABLE2_COLUMNS)
+    ]
     keys = ["experiment", "model", "mode", "limit"]
     rows = []
     for key, group in sets.groupby(keys, dropna=False, sort=False):
@@ -320,8 +391,9 @@ def _set_label(values: dict) -> str:
 
 def table1(metrics: pd.DataFrame) -> pd.DataFrame:
     rows = metrics[metrics["metric"] == "reconstruction_error"]
-    return pd.DataFrame({"model": rows["model"], "reconstruction error": rows["value"],
-                         "validation loops": rows["n_loops"]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {"model": rows["model"], "reconstruction error": rows["value"], "validation loops": rows["n_loops"]}
+    ).reset_index(drop=True)
 
 
 def write_tables(metrics: pd.DataFrame, folder) -> dict[str, Path]:
@@ -344,29 +416,46 @@ def write_tables(metrics: pd.DataFrame, folder) -> dict[str, Path]:
 
 
 def _table1_markdown(t1: pd.DataFrame) -> str:
-    rows = [[row["model"], f"{row['reconstruction error']:.3e}", f"{row['validation loops']:,}"] for _, row in t1.iterrows()]
+    rows = [
+        [row["model"], f"{row['reconstruction error']:.3e}", f"{row['validation loops']:,}"] for _, row in t1.iterrows()
+    ]
     rows += [[f"paper: {model}", f"{value:.3e}", ""] for model, value in PAPER_TABLE1.items()]
-    return ("Table 1. Reconstruction error: mean Hamming distance (fraction of differing cells) on the "
-            "validation songs.\n\n" + markdown_table(["model", "reconstruction error", "validation loops"], rows))
+    return (
+        "Table 1. Reconstruction error: mean Hamming distance (fraction of differing cells) on the "
+        "validation songs.\n\n" + markdown_table(["model", "reconstruction error", "validation loops"], rows)
+    )
 
 
 def _table2_markdown(t2: pd.DataFrame) -> str:
     header = ["set", *TABLE2_COLUMNS, "loops"]
-    rows = [[row["set"], _sci(row["LS"]), _num(row["UP"]), _num(row["ND"]),
-             *(_mean_std(row[m], row[f"{m} std"]) for m in SIMILARITY_METRICS), f"{row['n_loops']:,}"]
-            for _, row in t2.iterrows()]
-    rows += [[f"paper: {name}", _sci(ls), _num(up), _num(nd), *(_mean_std(*v) if v else "-" for v in prdc), ""]
-             for name, (ls, up, nd, *prdc) in PAPER_TABLE2.items()]
-    return ("Table 2. Loop score (LS), unique pitches per bar (UP), note density (ND), and precision, recall, "
-            "density and coverage (mean ± population std over random embedding networks) against the training split of the loops.\n\n"
-            + markdown_table(header, rows))
+    rows = [
+        [
+            row["set"],
+            _sci(row["LS"]),
+            _num(row["UP"]),
+            _num(row["ND"]),
+            *(_mean_std(row[m], row[f"{m} std"]) for m in SIMILARITY_METRICS),
+            f"{row['n_loops']:,}",
+        ]
+        for _, row in t2.iterrows()
+    ]
+    rows += [
+        [f"paper: {name}", _sci(ls), _num(up), _num(nd), *(_mean_std(*v) if v else "-" for v in prdc), ""]
+        for name, (ls, up, nd, *prdc) in PAPER_TABLE2.items()
+    ]
+    return (
+        "Table 2. Loop score (LS), unique pitches per bar (UP), note density (ND), and precision, recall, "
+        "density and coverage (mean ± population std over random embedding networks) against the training split of the loops.\n\n"
+        + markdown_table(header, rows)
+    )
 
 
 def _table3_markdown(t3: pd.DataFrame) -> str:
     rows = [[row["set"], _num(row["F1 P&R"]), _num(row["F1 D&C"])] for _, row in t3.iterrows()]
     rows += [[f"paper: {name}", _num(a), _num(b)] for name, (a, b) in PAPER_TABLE3.items()]
-    return ("Table 3. F1 scores: harmonic mean of the mean P and R, and of the mean D and C.\n\n"
-            + markdown_table(["set", *TABLE3_COLUMNS], rows))
+    return "Table 3. F1 scores: harmonic mean of the mean P and R, and of the mean D and C.\n\n" + markdown_table(
+        ["set", *TABLE3_COLUMNS], rows
+    )
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -421,11 +510,21 @@ def plot_rejection_sweep(metrics: pd.DataFrame, path) -> None:
             rate_lines.setdefault(i, [label]).append(_num(rate))
         x = np.arange(len(group))
         for ax, twin, pair in zip(axes, twins, pairs):
-            for target, metric, marker, colour in ((ax, pair[0], "o", f"C{2 * g}"), (twin, pair[1], "s", f"C{2 * g + 1}")):
+            for target, metric, marker, colour in (
+                (ax, pair[0], "o", f"C{2 * g}"),
+                (twin, pair[1], "s", f"C{2 * g + 1}"),
+            ):
                 std = group.get(f"{metric} std")
-                target.errorbar(x, group[metric], yerr=None if std is None else std.fillna(0), marker=marker,
-                                capsize=3, label=f"{metric} ({model} {mode})", color=colour,
-                                linestyle="-" if model == "vqvae_lstm" else "--")
+                target.errorbar(
+                    x,
+                    group[metric],
+                    yerr=None if std is None else std.fillna(0),
+                    marker=marker,
+                    capsize=3,
+                    label=f"{metric} ({model} {mode})",
+                    color=colour,
+                    linestyle="-" if model == "vqvae_lstm" else "--",
+                )
     models = ", ".join(f"{m} {md}" for m, md in sweep.groupby(["model", "mode"], sort=False).groups)
     for ax, twin, pair in zip(axes, twins, pairs):
         if twin is not ax:
@@ -444,8 +543,11 @@ def plot_rejection_sweep(metrics: pd.DataFrame, path) -> None:
 
 
 def _acceptance(accept: pd.DataFrame, model: str, mode: str, limit) -> float:
-    rows = accept[(accept["model"] == model) & (accept["mode"] == mode)
-                  & (accept["limit"].isna() if pd.isna(limit) else accept["limit"] == limit)]
+    rows = accept[
+        (accept["model"] == model)
+        & (accept["mode"] == mode)
+        & (accept["limit"].isna() if pd.isna(limit) else accept["limit"] == limit)
+    ]
     return float(rows["value"].iloc[0]) if len(rows) else float("nan")
 
 

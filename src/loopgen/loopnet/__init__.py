@@ -13,8 +13,12 @@
 The names the workflow scripts, the CLI and the tests use are re-exported here.
 """
 
-from loopgen.audio.segments import from_pcm, to_pcm  # noqa: F401  (used as loopnet.from_pcm)
-from loopgen.loopnet.data import (  # noqa: F401
+from loopgen.audio.segments import from_pcm, to_pcm
+from loopgen.loopnet import (
+    gates,
+    transfer,
+)
+from loopgen.loopnet.data import (
     GlobalScaler,
     SegmentAudio,
     SegmentSet,
@@ -24,20 +28,19 @@ from loopgen.loopnet.data import (  # noqa: F401
     normalise_activations,
     read_segment_audio,
 )
-from loopgen.loopnet import gates  # noqa: F401
-from loopgen.loopnet.gates import gate_row  # noqa: F401
-from loopgen.loopnet.griffin_lim import griffin_lim, spectral_convergence  # noqa: F401
-from loopgen.loopnet.losses import (  # noqa: F401
+from loopgen.loopnet.gates import gate_row
+from loopgen.loopnet.griffin_lim import griffin_lim, spectral_convergence
+from loopgen.loopnet.losses import (
+    istft,
     log_magnitude,
     log_spectral_l1,
     multi_resolution_stft_loss,
     spectral_l1,
     stft,
-    istft,
     variant_loss,
     waveform_loss,
 )
-from loopgen.loopnet.synth import (  # noqa: F401
+from loopgen.loopnet.synth import (
     CPU_BATCH,
     LoopNet,
     griffin_lim_baseline,
@@ -47,17 +50,16 @@ from loopgen.loopnet.synth import (  # noqa: F401
     synthesize_test,
     write_set,
 )
-from loopgen.loopnet.synthetic import synthetic_shards  # noqa: F401
-from loopgen.loopnet.train import save_loopnet, train_loopnet  # noqa: F401
-from loopgen.loopnet import transfer  # noqa: F401
-from loopgen.loopnet.transfer import (  # noqa: F401
+from loopgen.loopnet.synthetic import synthetic_shards
+from loopgen.loopnet.train import save_loopnet, train_loopnet
+from loopgen.loopnet.transfer import (
     add_synth_args,
     drum_onsets_from_midi,
     rhythm_from_audio,
     rhythm_from_midi,
     run_synth,
 )
-from loopgen.loopnet.variants import (  # noqa: F401
+from loopgen.loopnet.variants import (
     DEFAULTS,
     FEATURE_HOP,
     GRIFFIN_LIM,

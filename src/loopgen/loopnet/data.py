@@ -18,6 +18,7 @@ from loopgen.loopnet.variants import FEATURE_HOP, N_SAMPLES, TIME_VARYING
 
 log = logging.getLogger("loopgen.loopnet")
 
+
 @dataclass
 class SegmentSet:
     """Segments of one split, joined with their features, in a stable order (sorted segment_id)."""
@@ -69,7 +70,11 @@ def _drop_bad_lengths(table: pa.Table, lengths: dict[str, int]) -> pa.Table:
         for i in np.flatnonzero((found != expected) & ok):
             log.warning(
                 "%s: segment %s: %s has %d values, expected %d; left out",
-                table["source"][i].as_py(), table["segment_id"][i].as_py(), column, found[i], expected,
+                table["source"][i].as_py(),
+                table["segment_id"][i].as_py(),
+                column,
+                found[i],
+                expected,
             )
         ok &= found == expected
     return table.filter(pa.array(ok))
@@ -152,10 +157,19 @@ def read_segment_audio(segment_paths, split: str | None = None) -> SegmentAudio:
             kept = []
             for batch in file.iter_batches(READ_BATCH, row_groups=[group], columns=[*meta_columns, "pcm"]):
                 lengths = np.asarray(pc.fill_null(pc.list_value_length(batch["pcm"]), -1))
-                in_split = np.ones(len(lengths), bool) if split is None else np.asarray(batch["split"].to_pylist(), object) == split
+                in_split = (
+                    np.ones(len(lengths), bool)
+                    if split is None
+                    else np.asarray(batch["split"].to_pylist(), object) == split
+                )
                 for i in np.flatnonzero(in_split & (lengths != N_SAMPLES)):
-                    log.warning("%s: segment %s: pcm has %d values, expected %d; left out",
-                                path, batch["segment_id"][int(i)].as_py(), lengths[i], N_SAMPLES)
+                    log.warning(
+                        "%s: segment %s: pcm has %d values, expected %d; left out",
+                        path,
+                        batch["segment_id"][int(i)].as_py(),
+                        lengths[i],
+                        N_SAMPLES,
+                    )
                 rows = np.flatnonzero(in_split & (lengths == N_SAMPLES))
                 kept.append(rows)
                 for name, out in (("segment_id", ids), ("loop_id", loops), ("bar", bars)):
@@ -169,7 +183,9 @@ def read_segment_audio(segment_paths, split: str | None = None) -> SegmentAudio:
     pcm = np.empty((len(ids), N_SAMPLES), np.int16)
     done = 0
     for path, group, kept in places:
-        batches = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False).iter_batches(READ_BATCH, row_groups=[group], columns=["pcm"])
+        batches = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False).iter_batches(
+            READ_BATCH, row_groups=[group], columns=["pcm"]
+        )
         for batch, rows in zip(batches, kept):
             if len(rows):
                 column = batch["pcm"]
@@ -191,13 +207,17 @@ def load_segments(segment_paths, feature_paths, split: str | None = None, with_p
 
     Rows with wrong-length lists, and segments without a feature row, are left out with a warning
     line each that names the file and the segment. with_pcm=False reads only the features."""
-    feats = _read_split(feature_paths, FEATURE_SCHEMA, ["segment_id", "loop_id", "split", *TIME_VARYING, "hpcp", "timbre"], split)
+    feats = _read_split(
+        feature_paths, FEATURE_SCHEMA, ["segment_id", "loop_id", "split", *TIME_VARYING, "hpcp", "timbre"], split
+    )
     if feats is None or feats.num_rows == 0:
         return _empty_set(with_pcm)
     n_frames = _common_length(feats["kick"])
     if n_frames != 1 + N_SAMPLES // FEATURE_HOP:
-        raise ValueError(f"{feature_paths[0]}: {n_frames} feature frames a segment; LoopNet expects "
-                         f"{1 + N_SAMPLES // FEATURE_HOP} (hop {FEATURE_HOP}, config audio.features.hop)")
+        raise ValueError(
+            f"{feature_paths[0]}: {n_frames} feature frames a segment; LoopNet expects "
+            f"{1 + N_SAMPLES // FEATURE_HOP} (hop {FEATURE_HOP}, config audio.features.hop)"
+        )
     feats = _drop_bad_lengths(feats, {**{name: n_frames for name in TIME_VARYING}, "hpcp": 12, "timbre": 21})
     feature_ids = feats["segment_id"].to_pylist()
     feature_row = {sid: i for i, sid in enumerate(feature_ids)}
@@ -228,8 +248,14 @@ def load_segments(segment_paths, feature_paths, split: str | None = None, with_p
 
 
 def _empty_set(with_pcm: bool) -> SegmentSet:
-    return SegmentSet([], [], np.zeros((0, 4, 1), np.float32), np.zeros((0, 33), np.float32),
-                      np.zeros((0, N_SAMPLES), np.int16) if with_pcm else None, np.zeros(0, int) if with_pcm else None)
+    return SegmentSet(
+        [],
+        [],
+        np.zeros((0, 4, 1), np.float32),
+        np.zeros((0, 33), np.float32),
+        np.zeros((0, N_SAMPLES), np.int16) if with_pcm else None,
+        np.zeros(0, int) if with_pcm else None,
+    )
 
 
 @dataclass
@@ -244,7 +270,9 @@ class GlobalScaler:
         from loopgen.audio.features import scale_global
 
         raw = np.asarray(raw, dtype=np.float64)
-        scaled = np.concatenate([scale_global(raw[:, :12], self.stats, "hpcp"), scale_global(raw[:, 12:], self.stats, "timbre")], axis=1)
+        scaled = np.concatenate(
+            [scale_global(raw[:, :12], self.stats, "hpcp"), scale_global(raw[:, 12:], self.stats, "timbre")], axis=1
+        )
         return np.nan_to_num(scaled, nan=0.0).astype(np.float32)
 
     @classmethod
@@ -255,7 +283,6 @@ class GlobalScaler:
             if not isinstance(entry, dict) or len(entry.get("min", ())) != size or len(entry.get("max", ())) != size:
                 raise ValueError(f"{path}: expected '{name}' with {size} min and max values")
         return cls({name: {"min": stats[name]["min"], "max": stats[name]["max"]} for name in ("hpcp", "timbre")})
-
 
 
 def normalise_activations(frames):

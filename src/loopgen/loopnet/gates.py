@@ -69,8 +69,17 @@ def _band_lsd(a, b, sample_rate: int, n_fft: int = 1024, hop: int = 256) -> dict
     return out
 
 
-def gate_row(variant: str, spec, output: np.ndarray, target: np.ndarray, loop_ids: list[str],
-             max_loss_ratio: float = 0.8, max_rms_db: float = 6.0, sample_rate: int = 16000, batch_size: int = 16) -> dict:
+def gate_row(
+    variant: str,
+    spec,
+    output: np.ndarray,
+    target: np.ndarray,
+    loop_ids: list[str],
+    max_loss_ratio: float = 0.8,
+    max_rms_db: float = 6.0,
+    sample_rate: int = 16000,
+    batch_size: int = 16,
+) -> dict:
     """The gates of one variant; `output` and `target` are (N, samples) float waveforms, row i of
     `output` synthesized from the controls of target bar i."""
     import torch

@@ -6,6 +6,7 @@ import math
 
 from loopgen.loopnet.losses import istft, stft
 
+
 def griffin_lim(magnitude, n_fft: int, hop: int, n_iter: int, length: int, momentum: float = 0.99, seed: int = 0):
     """Waveforms (B, length) whose STFT magnitude approximates `magnitude` (B, bins, frames).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def _window(n_fft: int, device, dtype):
     # Not cached: a window made under inference_mode could not be used in training afterwards.
     import torch
@@ -19,7 +20,9 @@ def stft(x, n_fft: int, hop: int):
 def istft(spec, n_fft: int, hop: int, length: int):
     import torch
 
-    return torch.istft(spec, n_fft, hop, window=_window(n_fft, spec.device, spec.real.dtype), center=True, length=length)
+    return torch.istft(
+        spec, n_fft, hop, window=_window(n_fft, spec.device, spec.real.dtype), center=True, length=length
+    )
 
 
 def spectral_l1(pred, target, n_fft: int, hop: int):

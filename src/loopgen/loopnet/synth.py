@@ -52,8 +52,12 @@ class LoopNet:
         out = []
         with torch.inference_mode():
             for start in range(0, len(frames), batch_size):
-                f = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size], np.float32)).to(self.device)
-                g = torch.from_numpy(np.ascontiguousarray(global_scaled[start : start + batch_size], np.float32)).to(self.device)
+                f = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size], np.float32)).to(
+                    self.device
+                )
+                g = torch.from_numpy(np.ascontiguousarray(global_scaled[start : start + batch_size], np.float32)).to(
+                    self.device
+                )
                 out.append(self._waveform(self.model(*network_inputs(f, g, self.config.use_envelope))).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.config.n_samples), np.float32)
 
@@ -70,19 +74,23 @@ def safe_name(segment_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in segment_id)
 
 
-def write_set(rows_ids, loop_ids, set_name: str, pcm: np.ndarray, parquet_path, wav_dir, n_wavs: int | None = None) -> None:
+def write_set(
+    rows_ids, loop_ids, set_name: str, pcm: np.ndarray, parquet_path, wav_dir, n_wavs: int | None = None
+) -> None:
     """One synthesized set as Parquet (SYNTH_SCHEMA, every segment) and its first `n_wavs`
     segments (all when None) as 16 kHz WAVs to listen to: thousands of small files are slow on
     cluster file systems and duplicate the table."""
     import soundfile as sf
 
     write_table(
-        pa.table({
-            "segment_id": pa.array(rows_ids, pa.string()),
-            "loop_id": pa.array(loop_ids, pa.string()),
-            "set": pa.array([set_name] * len(rows_ids), pa.string()),
-            "pcm": pa.array(list(pcm), pa.list_(pa.int16())),
-        }),
+        pa.table(
+            {
+                "segment_id": pa.array(rows_ids, pa.string()),
+                "loop_id": pa.array(loop_ids, pa.string()),
+                "set": pa.array([set_name] * len(rows_ids), pa.string()),
+                "pcm": pa.array(list(pcm), pa.list_(pa.int16())),
+            }
+        ),
         parquet_path,
         SYNTH_SCHEMA,
     )
@@ -98,7 +106,9 @@ def synthesize_test(loopnet: LoopNet, test: SegmentSet, batch_size: int = 16) ->
     return to_pcm(audio)
 
 
-def griffin_lim_baseline(pcm: np.ndarray, n_fft: int, hop: int, n_iter: int, device="cpu", batch_size: int = 16) -> np.ndarray:
+def griffin_lim_baseline(
+    pcm: np.ndarray, n_fft: int, hop: int, n_iter: int, device="cpu", batch_size: int = 16
+) -> np.ndarray:
     """The paper's Griffin-Lim baseline: real segments -> |STFT| -> Griffin-Lim -> int16."""
     import torch
 

@@ -13,6 +13,7 @@ from loopgen.audio.segments import to_pcm, write_segments
 from loopgen.loopnet.variants import FEATURE_HOP, N_SAMPLES, SAMPLE_RATE
 from loopgen.tables import write_table
 
+
 def synthetic_shards(folder, n_loops: int = 6, bars: int = 2, n_test_loops: int = 2, seed: int = 0) -> dict:
     """Drum loops rendered by loopgen.audio.synth, cut into 1-bar segments with real activations and
     envelopes (the audio stage's functions) and random global features, written as one segment
@@ -35,15 +36,24 @@ def synthetic_shards(folder, n_loops: int = 6, bars: int = 2, n_test_loops: int 
             segment[: len(piece)] = piece
             segment_id = f"loop{loop:03d}:{bar}"
             drums = normalise_by_max(BandFluxTranscriber().activations(segment, SAMPLE_RATE, FEATURE_HOP))
-            feature_rows.append({
-                "segment_id": segment_id, "loop_id": f"loop{loop:03d}", "split": split,
-                **{name: drums[i].tolist() for i, name in enumerate(("kick", "snare", "hihat"))},
-                "envelope": envelope(segment, FEATURE_HOP, 1024).tolist(),
-                "hpcp": rng.uniform(0, 1, 12).tolist(), "timbre": rng.uniform(10, 90, 21).tolist(),
-            })
+            feature_rows.append(
+                {
+                    "segment_id": segment_id,
+                    "loop_id": f"loop{loop:03d}",
+                    "split": split,
+                    **{name: drums[i].tolist() for i, name in enumerate(("kick", "snare", "hihat"))},
+                    "envelope": envelope(segment, FEATURE_HOP, 1024).tolist(),
+                    "hpcp": rng.uniform(0, 1, 12).tolist(),
+                    "timbre": rng.uniform(10, 90, 21).tolist(),
+                }
+            )
             ids.append(segment_id), loops.append(f"loop{loop:03d}"), bar_index.append(bar), splits.append(split)
             pcm.append(to_pcm(segment))
-    paths = {"segments": folder / "segments.parquet", "features": folder / "features.parquet", "stats": folder / "feature_stats.json"}
+    paths = {
+        "segments": folder / "segments.parquet",
+        "features": folder / "features.parquet",
+        "stats": folder / "feature_stats.json",
+    }
     write_segments(segment_table(ids, loops, bar_index, splits, np.stack(pcm)), paths["segments"])
     write_table(feature_rows, paths["features"], FEATURE_SCHEMA)
     train = [r for r in feature_rows if r["split"] == "train"]

@@ -43,8 +43,17 @@ def _probe_loss(model, data, scaler, spec, probe, device, batch_size, silence: b
     return total / max(len(probe), 1)
 
 
-def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section: dict, seed: int,
-                  checkpoint_dir, device, run_key: str = "", precision: str = "fp32") -> tuple[object, dict]:
+def train_loopnet(
+    data: SegmentSet,
+    scaler: GlobalScaler,
+    variant: str,
+    section: dict,
+    seed: int,
+    checkpoint_dir,
+    device,
+    run_key: str = "",
+    precision: str = "fp32",
+) -> tuple[object, dict]:
     """Train one variant on `data` (the train split); resumable from `checkpoint_dir` when the
     variant, the settings that shape training, the seed and `run_key` (the workflow passes its
     code hash) are those of the checkpoint; otherwise training starts over.
@@ -77,12 +86,25 @@ def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section:
         log.info("%s: resumed from %s at epoch %d", variant, checkpoint.path, len(history["train_loss"]))
     else:
         if state is not None:
-            log.info("%s: %s holds another run (variant, settings, seed or code differ); starting over", variant, checkpoint.path)
-        history = {"probe_loss": [_probe_loss(model, data, scaler, spec, probe, device, s["batch_size"])], "train_loss": [],
-                   "seconds": [], "silence_probe_loss": _probe_loss(model, data, scaler, spec, probe, device, s["batch_size"], True)}
-        log.info("%s: %d training segments, %d parameters, probe loss before training %.4f (silence: %.4f)",
-                 variant, len(data), sum(p.numel() for p in model.parameters()), history["probe_loss"][0],
-                 history["silence_probe_loss"])
+            log.info(
+                "%s: %s holds another run (variant, settings, seed or code differ); starting over",
+                variant,
+                checkpoint.path,
+            )
+        history = {
+            "probe_loss": [_probe_loss(model, data, scaler, spec, probe, device, s["batch_size"])],
+            "train_loss": [],
+            "seconds": [],
+            "silence_probe_loss": _probe_loss(model, data, scaler, spec, probe, device, s["batch_size"], True),
+        }
+        log.info(
+            "%s: %d training segments, %d parameters, probe loss before training %.4f (silence: %.4f)",
+            variant,
+            len(data),
+            sum(p.numel() for p in model.parameters()),
+            history["probe_loss"][0],
+            history["silence_probe_loss"],
+        )
     model.train()
     for epoch in range(len(history["train_loss"]), s["epochs"]):
         started = time.perf_counter()
@@ -101,17 +123,34 @@ def train_loopnet(data: SegmentSet, scaler: GlobalScaler, variant: str, section:
         history["train_loss"].append(float(torch.stack(losses).mean()))
         history["probe_loss"].append(_probe_loss(model, data, scaler, spec, probe, device, s["batch_size"]))
         history["seconds"].append(time.perf_counter() - started)
-        log.info("%s epoch %d/%d: train loss %.4f, probe loss %.4f (%.3f of silence's) (%.1f s, %.1f segments/s)",
-                 variant, epoch + 1, s["epochs"], history["train_loss"][-1], history["probe_loss"][-1],
-                 history["probe_loss"][-1] / history["silence_probe_loss"], history["seconds"][-1],
-                 len(data) / history["seconds"][-1])
-        checkpoint.save({"variant": variant, "settings": resumable, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                         "generator": generator.get_state(), "rng": rng_state(), "history": history})
+        log.info(
+            "%s epoch %d/%d: train loss %.4f, probe loss %.4f (%.3f of silence's) (%.1f s, %.1f segments/s)",
+            variant,
+            epoch + 1,
+            s["epochs"],
+            history["train_loss"][-1],
+            history["probe_loss"][-1],
+            history["probe_loss"][-1] / history["silence_probe_loss"],
+            history["seconds"][-1],
+            len(data) / history["seconds"][-1],
+        )
+        checkpoint.save(
+            {
+                "variant": variant,
+                "settings": resumable,
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "generator": generator.get_state(),
+                "rng": rng_state(),
+                "history": history,
+            }
+        )
     return model.eval(), history
 
 
-def save_loopnet(folder, model, variant: str, section: dict, scaler: GlobalScaler, history: dict,
-                 audio_settings: dict | None = None) -> None:
+def save_loopnet(
+    folder, model, variant: str, section: dict, scaler: GlobalScaler, history: dict, audio_settings: dict | None = None
+) -> None:
     """DESIGN model contract, with what synthesis needs beside the weights: variant, loss, scaler,
     and `audio` = the audio stage's segments + features settings the training data was made with
     (so `loopgen synth` re-extracts controls the same way)."""

@@ -18,9 +18,19 @@ MIDI_DECAY_S = 0.1
 # (library callers, old models); the workflow stores the config's values in model.json.
 DEFAULT_AUDIO = {
     "segments": {"sample_rate": SAMPLE_RATE, "target_bpm": TARGET_BPM, "beats_per_bar": 4, "crispness": 6},
-    "features": {"hop": FEATURE_HOP, "n_fft": 1024, "kick_hz": [20, 150], "snare_hz": [150, 2500], "hihat_hz": [5000, 8000],
-                 "hpcp_frame": 4096, "hpcp_hop": 1024, "lowpass_hz": 90, "bandpass_hz": 280, "bandpass_octaves": 1,
-                 "highpass_hz": 9000},
+    "features": {
+        "hop": FEATURE_HOP,
+        "n_fft": 1024,
+        "kick_hz": [20, 150],
+        "snare_hz": [150, 2500],
+        "hihat_hz": [5000, 8000],
+        "hpcp_frame": 4096,
+        "hpcp_hop": 1024,
+        "lowpass_hz": 90,
+        "bandpass_hz": 280,
+        "bandpass_octaves": 1,
+        "highpass_hz": 9000,
+    },
 }  # time constant of the envelope drawn for MIDI drum hits
 
 
@@ -35,8 +45,10 @@ def feature_extractor(audio_settings: dict | None):
     from loopgen.audio.pipeline import SegmentFeatures
 
     if not audio_settings:
-        log.warning("the model stores no audio settings; features use the schema's defaults (crispness %d)",
-                    DEFAULT_AUDIO["segments"]["crispness"])
+        log.warning(
+            "the model stores no audio settings; features use the schema's defaults (crispness %d)",
+            DEFAULT_AUDIO["segments"]["crispness"],
+        )
         audio_settings = DEFAULT_AUDIO
     return SegmentFeatures(audio_settings["segments"], audio_settings["features"])
 
@@ -96,7 +108,7 @@ def drum_onsets_from_midi(path) -> list[tuple[int, float, int, float]]:
 
     try:
         midi = pretty_midi.PrettyMIDI(str(path))
-    except Exception as error:  # pretty_midi raises many types on broken files
+    except Exception as error:  # noqa: BLE001 -- pretty_midi raises many types on broken files
         raise ValueError(f"{path}: not a readable MIDI file ({type(error).__name__}: {error})") from None
     onsets = []
     for instrument in midi.instruments:
@@ -135,12 +147,18 @@ def add_synth_args(parser) -> None:
     parser.add_argument("--model", required=True, help="a trained variant's folder, e.g. results/models/loopnet-MULTI")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--rhythm", metavar="WAV", help="audio loop whose drum pattern (and envelope) to use")
-    source.add_argument("--midi", metavar="MID", help="MIDI file whose drum track gives the pattern (e.g. a generated loop)")
-    parser.add_argument("--timbre", required=True, metavar="WAV", help="audio loop whose timbre and harmony (HPCP) to use")
+    source.add_argument(
+        "--midi", metavar="MID", help="MIDI file whose drum track gives the pattern (e.g. a generated loop)"
+    )
+    parser.add_argument(
+        "--timbre", required=True, metavar="WAV", help="audio loop whose timbre and harmony (HPCP) to use"
+    )
     parser.add_argument("--rhythm-bpm", type=float, default=TARGET_BPM, help="tempo of the --rhythm loop (default 130)")
     parser.add_argument("--timbre-bpm", type=float, default=TARGET_BPM, help="tempo of the --timbre loop (default 130)")
     parser.add_argument("--bars", type=int, default=None, help="synthesize at most this many bars (default: all)")
-    parser.add_argument("--griffin-lim-iters", type=int, default=DEFAULTS["griffin_lim_iters"], help="STFT variant only")
+    parser.add_argument(
+        "--griffin-lim-iters", type=int, default=DEFAULTS["griffin_lim_iters"], help="STFT variant only"
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("-o", "--out", required=True, help="output WAV (16 kHz, 130 BPM)")
 
@@ -166,11 +184,15 @@ def run_synth(args) -> int:
     if args.midi:
         frames = rhythm_from_midi(args.midi, envelope_peak)
     else:
-        frames = rhythm_from_audio(loop_bars(args.rhythm, args.rhythm_bpm, extractor.segments["crispness"])[0], extractor)
+        frames = rhythm_from_audio(
+            loop_bars(args.rhythm, args.rhythm_bpm, extractor.segments["crispness"])[0], extractor
+        )
     frames = frames[: args.bars]
     scaled = model.scaler.scale(np.repeat(raw_globals[None], len(frames), axis=0))
     audio = model.synthesize(frames, scaled)
     sf.write(args.out, audio.reshape(-1), SAMPLE_RATE, subtype="PCM_16")
-    print(f"{args.out}: {len(frames)} bar(s) at {TARGET_BPM:g} BPM by {model.variant}; rhythm from "
-          f"{args.midi or args.rhythm}, timbre and harmony from {args.timbre}")
+    print(
+        f"{args.out}: {len(frames)} bar(s) at {TARGET_BPM:g} BPM by {model.variant}; rhythm from "
+        f"{args.midi or args.rhythm}, timbre and harmony from {args.timbre}"
+    )
     return 0

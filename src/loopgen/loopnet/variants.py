@@ -46,9 +46,22 @@ DEFAULTS = {
 
 
 # The settings a checkpoint depends on (resume only when they are unchanged).
-TRAINING_KEYS = ("batch_size", "lr", "base_filters", "wavspec_fft", "wavspec_hop", "multi_fft", "multi_hop_fraction",
-                 "stft_n_fft", "stft_hop", "probe_segments", "waveform_weight", "spectral_weight", "log_spectral_weight",
-                 "norm")
+TRAINING_KEYS = (
+    "batch_size",
+    "lr",
+    "base_filters",
+    "wavspec_fft",
+    "wavspec_hop",
+    "multi_fft",
+    "multi_hop_fraction",
+    "stft_n_fft",
+    "stft_hop",
+    "probe_segments",
+    "waveform_weight",
+    "spectral_weight",
+    "log_spectral_weight",
+    "norm",
+)
 
 
 def settings(section: dict | None) -> dict:

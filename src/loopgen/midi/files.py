@@ -106,7 +106,9 @@ class _StreamingTable:
         self.tmp.unlink(missing_ok=True)
 
 
-def extract_shard(raw_dir, relpaths: list[str], shard: int, params: MidiParams, phrases_path, files_path, progress=True) -> dict:
+def extract_shard(
+    raw_dir, relpaths: list[str], shard: int, params: MidiParams, phrases_path, files_path, progress=True
+) -> dict:
     """Extract the phrases of `relpaths` (under raw_dir) into phrases_path and account for every
     file in files_path (FILES_SCHEMA). Each rejected file gets one log line. Returns counts."""
     from tqdm import tqdm
@@ -118,7 +120,14 @@ def extract_shard(raw_dir, relpaths: list[str], shard: int, params: MidiParams, 
     n_phrases = 0
     with _StreamingTable(phrases_path, PHRASE_SCHEMA) as out:
         for relpath in tqdm(relpaths, desc=f"shard {shard}", mininterval=30, disable=not progress):
-            row = {"relpath": relpath, "file_id": "", "shard": shard, "status": "rejected", "reason": "", "n_phrases": 0}
+            row = {
+                "relpath": relpath,
+                "file_id": "",
+                "shard": shard,
+                "status": "rejected",
+                "reason": "",
+                "n_phrases": 0,
+            }
             try:
                 data = (raw_dir / relpath).read_bytes()
                 row["file_id"] = file_id = file_id_of(data)
@@ -130,7 +139,7 @@ def extract_shard(raw_dir, relpaths: list[str], shard: int, params: MidiParams, 
                 row["reason"] = str(error)
             except OSError as error:
                 row["reason"] = f"could not be read: {error.strerror or error}"
-            except Exception as error:  # a file no rule above foresaw: reject it, keep the shard going
+            except Exception as error:  # noqa: BLE001 -- a file no rule above foresaw: reject it, keep the shard going
                 row["reason"] = f"could not be processed: {type(error).__name__}: {error}"
             else:
                 out.write(phrase_table(file_id, phrases))
@@ -141,7 +150,12 @@ def extract_shard(raw_dir, relpaths: list[str], shard: int, params: MidiParams, 
             file_rows.append(row)
     write_table(file_rows, files_path, FILES_SCHEMA)
     n_accepted = sum(row["status"] == "accepted" for row in file_rows)
-    counts = {"files": len(file_rows), "accepted": n_accepted, "rejected": len(file_rows) - n_accepted, "phrases": n_phrases}
+    counts = {
+        "files": len(file_rows),
+        "accepted": n_accepted,
+        "rejected": len(file_rows) - n_accepted,
+        "phrases": n_phrases,
+    }
     log.info("shard %d: %d files in, %d accepted, %d rejected; %d phrases out", shard, *counts.values())
     return counts
 
@@ -165,7 +179,9 @@ def merge_files_tables(paths: list[str]) -> pa.Table:
             log.warning("file %s is accepted %d times under different paths: its phrases repeat", file_id, n)
     n_accepted = pc.sum(accepted.cast(pa.int32())).as_py() or 0
     n_phrases = pc.sum(table["n_phrases"]).as_py() or 0
-    log.info("%d files: %d accepted (%d phrases), %d rejected", len(table), n_accepted, n_phrases, len(table) - n_accepted)
+    log.info(
+        "%d files: %d accepted (%d phrases), %d rejected", len(table), n_accepted, n_phrases, len(table) - n_accepted
+    )
     for reason, n in reject_reasons(table).most_common():
         log.info("  %6d rejected: %s", n, reason)
     return table
@@ -179,5 +195,7 @@ def reason_kind(reason: str) -> str:
 
 
 def reject_reasons(files: pa.Table) -> Counter:
-    rejected = [r for r, status in zip(files["reason"].to_pylist(), files["status"].to_pylist()) if status == "rejected"]
+    rejected = [
+        r for r, status in zip(files["reason"].to_pylist(), files["status"].to_pylist()) if status == "rejected"
+    ]
     return Counter(map(reason_kind, rejected))

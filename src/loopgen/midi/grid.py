@@ -104,7 +104,15 @@ def fine_positions(times: np.ndarray, beats: np.ndarray, resolution: int) -> np.
     return (index + ratios) * resolution
 
 
-def note_cells(notes: Notes, first_beat: int, beats: np.ndarray, n_fine: int | None, tempo: TempoMap, params: MidiParams, onsets_only: bool):
+def note_cells(
+    notes: Notes,
+    first_beat: int,
+    beats: np.ndarray,
+    n_fine: int | None,
+    tempo: TempoMap,
+    params: MidiParams,
+    onsets_only: bool,
+):
     """Cells (step, pitch) a track fills on the 4-per-beat grid, as pypianoroll draws them.
 
     Every pitch is returned (the roll's end counts them all; build_roll keeps the 57 columns).

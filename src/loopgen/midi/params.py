@@ -25,7 +25,7 @@ class MidiParams:
     assume_4_4_without_time_signature: bool = False
 
     @classmethod
-    def from_config(cls, section: dict) -> "MidiParams":
+    def from_config(cls, section: dict) -> MidiParams:
         names = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in section.items() if k in names}
         if "bass_programs" in values:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from loopgen.midi.params import MAX_TICK, MidiError, MidiParams, _programs_text
 
-
 # Notes of one instrument, in the order pretty_midi lists them (order of their note-offs):
 # (start tick, end tick, pitch, velocity) each.
 Notes = list[tuple[int, int, int, int]]
@@ -58,7 +57,9 @@ def _track_chunks(data: bytes) -> tuple[int, list[tuple[int, int]]]:
         size = int.from_bytes(data[pos + 4 : pos + 8], "big")
         start, end = pos + 8, pos + 8 + size
         if end > len(data):
-            raise MidiError(f"truncated MIDI file: track {index + 1} of {n_tracks} ends {end - len(data)} bytes past the end")
+            raise MidiError(
+                f"truncated MIDI file: track {index + 1} of {n_tracks} ends {end - len(data)} bytes past the end"
+            )
         chunks.append((start, end))
         pos = end
     return division, chunks

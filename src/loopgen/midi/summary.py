@@ -13,9 +13,7 @@ from loopgen.midi.files import FILES_SCHEMA, PHRASE_SCHEMA, reject_reasons
 
 
 def add_summary_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths", nargs="+", help="phrase shards, files tables, or folders of them (e.g. results/midi)"
-    )
+    parser.add_argument("paths", nargs="+", help="phrase shards, files tables, or folders of them (e.g. results/midi)")
     parser.add_argument("--bin", type=float, default=10.0, help="width of the tempo histogram bins in BPM (default 10)")
 
 
@@ -39,7 +37,9 @@ def run_summary(args: argparse.Namespace) -> int:
         files = files.take(np.unique(files["relpath"].to_numpy(zero_copy_only=False), return_index=True)[1])
         print(_files_summary(files))
     if phrase_paths:
-        phrases = read_tables(phrase_paths, PHRASE_SCHEMA, columns=["file_id", "tempo_bpm", "n_drum_cells", "n_bass_steps"])
+        phrases = read_tables(
+            phrase_paths, PHRASE_SCHEMA, columns=["file_id", "tempo_bpm", "n_drum_cells", "n_bass_steps"]
+        )
         print(_phrases_summary(phrases, len(phrase_paths), args.bin))
     return 0
 
@@ -71,7 +71,9 @@ def _phrases_summary(phrases: pa.Table, n_shards: int, bin_width: float) -> str:
     lines = [f"phrases: {len(phrases)} from {n_files} files in {n_shards} shard(s)"]
     if len(phrases):
         drums, bass = phrases["n_drum_cells"].to_numpy(), phrases["n_bass_steps"].to_numpy()
-        lines.append(f"  drum cells per phrase: mean {drums.mean():.1f}; bass steps per phrase: mean {bass.mean():.1f} (of 128)")
+        lines.append(
+            f"  drum cells per phrase: mean {drums.mean():.1f}; bass steps per phrase: mean {bass.mean():.1f} (of 128)"
+        )
         lines.append("tempo (BPM) at phrase start:")
         edges = np.arange(np.floor(tempo.min() / bin_width) * bin_width, tempo.max() + bin_width, bin_width)
         counts, edges = np.histogram(tempo, bins=edges)

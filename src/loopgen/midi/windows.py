@@ -73,10 +73,17 @@ def window_phrases(roll: np.ndarray, params: MidiParams) -> Windows:
         )
     starts = starts[keep]
     windows = np.stack([padded[s * spb : (s + length) * spb] for s in starts])
-    return Windows(starts.astype(np.int32), pack_rolls(windows), drum_cells[keep].astype(np.int32), bass_steps[keep].astype(np.int32))
+    return Windows(
+        starts.astype(np.int32),
+        pack_rolls(windows),
+        drum_cells[keep].astype(np.int32),
+        bass_steps[keep].astype(np.int32),
+    )
 
 
-def tempo_at_bars(beats: np.ndarray, change_times: np.ndarray, tempi: np.ndarray, start_bars, params: MidiParams) -> np.ndarray:
+def tempo_at_bars(
+    beats: np.ndarray, change_times: np.ndarray, tempi: np.ndarray, start_bars, params: MidiParams
+) -> np.ndarray:
     """Tempo (BPM) in effect at the first beat of each bar in `start_bars`. A tempo change on that
     very beat counts (1 µs of slack absorbs the float error of summed beat times)."""
     beats_per_bar = params.steps_per_bar // params.steps_per_beat

@@ -66,8 +66,12 @@ class CdpamEncoder(nn.Module):
 
 
 class _TensorsOnly(pickle.Unpickler):
-    ALLOWED = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
-               ("torch", "FloatStorage"), ("torch", "LongStorage")}
+    ALLOWED = {
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch", "FloatStorage"),
+        ("torch", "LongStorage"),
+    }
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
@@ -99,5 +103,5 @@ def load_cdpam(device="cpu", path=None) -> CdpamEncoder:
     state = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TensorsOnlyPickle)["state"]
     prefix = "base_encoder."
     encoder = CdpamEncoder()
-    encoder.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    encoder.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
     return encoder.to(device).eval()

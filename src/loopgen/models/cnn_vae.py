@@ -55,8 +55,11 @@ class CNNVAE(nn.Module):
         self.from_latent = nn.Sequential(nn.Linear(c.latent_dim, flat), nn.LeakyReLU(slope))
         decoder: list[nn.Module] = []
         for _ in range(c.n_down):
-            decoder += [nn.Upsample(scale_factor=2, mode="nearest"), CNNBlock(c.channels, c.channels, slope),
-                        ResBlock(c.channels, slope)]
+            decoder += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                CNNBlock(c.channels, c.channels, slope),
+                ResBlock(c.channels, slope),
+            ]
         decoder.append(nn.Conv1d(c.channels, c.n_cols, c.head_kernel, padding=c.head_kernel // 2))
         self.decoder = nn.Sequential(*decoder)
 
@@ -88,8 +91,11 @@ class CNNVAE(nn.Module):
         bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
         kl = kl_divergence(mu, std)
         cells = x.numel()
-        return (bce + beta * kl) / cells, {"bce": bce.detach() / cells, "kl": kl.detach() / cells,
-                                           "logits": logits.detach()}
+        return (bce + beta * kl) / cells, {
+            "bce": bce.detach() / cells,
+            "kl": kl.detach() / cells,
+            "logits": logits.detach(),
+        }
 
 
 def kl_divergence(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

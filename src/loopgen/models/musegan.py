@@ -73,7 +73,11 @@ class TrackGenerator(nn.Module):
         for i, factor in enumerate(factors):
             last = i == len(factors) - 1
             out = 1 if last else width // 2
-            layers.append(nn.ConvTranspose2d(width, out, (1, factor), stride=(1, factor)) if last else _up(width, out, (1, factor)))
+            layers.append(
+                nn.ConvTranspose2d(width, out, (1, factor), stride=(1, factor))
+                if last
+                else _up(width, out, (1, factor))
+            )
             width = out
         self.bar = nn.Sequential(*layers)
         # Not in MuseGAN: a per-column bias before the tanh, started at the data's density by
@@ -109,9 +113,14 @@ class TrackCritic(nn.Module):
         for _ in range(4):  # time 16 -> 1
             layers += [nn.Conv2d(c, c, (2, 1), stride=(2, 1)), nn.LeakyReLU(slope)]
         self.bar = nn.Sequential(*layers)
-        self.phrase = nn.Sequential(nn.Conv1d(c, c, 2, stride=2), nn.LeakyReLU(slope),
-                                    nn.Conv1d(c, 2 * c, 2, stride=2), nn.LeakyReLU(slope), nn.Flatten(),
-                                    nn.Linear(2 * c * (config.n_bars // 4), 1))
+        self.phrase = nn.Sequential(
+            nn.Conv1d(c, c, 2, stride=2),
+            nn.LeakyReLU(slope),
+            nn.Conv1d(c, 2 * c, 2, stride=2),
+            nn.LeakyReLU(slope),
+            nn.Flatten(),
+            nn.Linear(2 * c * (config.n_bars // 4), 1),
+        )
 
     def forward(self, track: torch.Tensor) -> torch.Tensor:
         b, n_bars = len(track), self.config.n_bars

@@ -101,7 +101,9 @@ class DecoderBlock(nn.Module):
         super().__init__()
         self.attention = RelativeGlobalAttention(config)
         self.norm1 = nn.LayerNorm(config.d_model, eps=1e-6)
-        self.ffn = nn.Sequential(nn.Linear(config.d_model, config.d_ff), nn.ReLU(), nn.Linear(config.d_ff, config.d_model))
+        self.ffn = nn.Sequential(
+            nn.Linear(config.d_model, config.d_ff), nn.ReLU(), nn.Linear(config.d_ff, config.d_model)
+        )
         self.norm2 = nn.LayerNorm(config.d_model, eps=1e-6)
         self.dropout = nn.Dropout(config.dropout)
 

@@ -66,7 +66,9 @@ def mel_matrix(config: VGGishConfig) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def log_mel_examples(audio: torch.Tensor, config: VGGishConfig, example_hop_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+def log_mel_examples(
+    audio: torch.Tensor, config: VGGishConfig, example_hop_frames: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, samples) 16 kHz audio -> (examples (E, 1, 96, 64), owner (E,) index of the clip).
 
     Frames are not centred (as in mel_features.stft_magnitude); examples start every
@@ -101,8 +103,10 @@ class VGGish(nn.Module):
         self.features = nn.Sequential(*layers)
         flat = 512 * (self.config.example_frames // 16) * (self.config.n_mels // 16)
         self.embeddings = nn.Sequential(
-            nn.Linear(flat, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Linear(flat, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
             nn.Linear(4096, self.config.embedding_size),  # the embedding: before the last ReLU
         )
 
@@ -131,7 +135,9 @@ def load_vggish(checkpoint: str, device="cpu") -> VGGish:
     state = {k: v for k, v in state.items() if not k.startswith("pproc")}
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
-        raise ValueError(f"{checkpoint}: not a VGGish state dict (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        raise ValueError(
+            f"{checkpoint}: not a VGGish state dict (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+        )
     return model.to(device).eval()
 
 

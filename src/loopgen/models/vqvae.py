@@ -88,9 +88,7 @@ class EMACodebook(nn.Module):
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the closest code for each row of (N, D), by squared Euclidean distance."""
         distance = (
-            flat.pow(2).sum(1, keepdim=True)
-            - 2 * flat @ self.embedding.t()
-            + self.embedding.pow(2).sum(1)[None, :]
+            flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embedding.t() + self.embedding.pow(2).sum(1)[None, :]
         )
         return distance.argmin(dim=1)
 
@@ -132,7 +130,6 @@ class EMACodebook(nn.Module):
         return len(dead)
 
 
-
 class VQVAE(nn.Module):
     def __init__(self, config: VQVAEConfig):
         super().__init__()
@@ -147,8 +144,11 @@ class VQVAE(nn.Module):
         # As released (VQVAE_Decoder.forward): one more LeakyReLU after the first block.
         decoder: list[nn.Module] = [CNNBlock(c.code_dim, c.channels, slope), nn.LeakyReLU(slope)]
         for _ in range(c.n_down):
-            decoder += [nn.Upsample(scale_factor=2, mode="nearest"), CNNBlock(c.channels, c.channels, slope),
-                        ResBlock(c.channels, slope)]
+            decoder += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                CNNBlock(c.channels, c.channels, slope),
+                ResBlock(c.channels, slope),
+            ]
         decoder.append(nn.Conv1d(c.channels, c.n_cols, 3, padding=1))
         self.decoder = nn.Sequential(*decoder)
 
@@ -183,8 +183,7 @@ class VQVAE(nn.Module):
             # Straight-through: the forward pass sees the code vectors, the backward pass the identity.
             quantised = flat + (quantised - flat).detach()
         batch = z.shape[0]
-        return (quantised.view(batch, -1, self.config.code_dim).transpose(1, 2),
-                codes.view(batch, -1), commitment)
+        return (quantised.view(batch, -1, self.config.code_dim).transpose(1, 2), codes.view(batch, -1), commitment)
 
     def decode(self, zq: torch.Tensor) -> torch.Tensor:
         """Quantised latents (B, D, S) -> logits (B, 57, 128)."""
@@ -209,8 +208,12 @@ class VQVAE(nn.Module):
         logits, codes, commitment = self(x)
         bce = F.binary_cross_entropy_with_logits(logits, x)
         total = bce + self.config.beta * commitment
-        return total, {"bce": bce.detach(), "commitment": commitment.detach(), "logits": logits.detach(),
-                       "codes": codes}
+        return total, {
+            "bce": bce.detach(),
+            "commitment": commitment.detach(),
+            "logits": logits.detach(),
+            "codes": codes,
+        }
 
     @staticmethod
     def probabilities(logits: torch.Tensor) -> torch.Tensor:

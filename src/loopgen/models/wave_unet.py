@@ -118,7 +118,8 @@ class WaveUNet(nn.Module):
         k, pad = config.kernel_size, config.kernel_size // 2
         level_channels = [config.in_channels] + [config.filters(i) for i in range(config.n_layers)]
         self.encoder = nn.ModuleList(
-            nn.Conv1d(level_channels[i], level_channels[i + 1], k, stride=2, padding=pad) for i in range(config.n_layers)
+            nn.Conv1d(level_channels[i], level_channels[i + 1], k, stride=2, padding=pad)
+            for i in range(config.n_layers)
         )
         # Decoder convs from the bottom up: each makes `level` from the level below (upsampled) + the
         # skip at `level` (the stacked input at level 0). The STFT head stops at its frame level.
@@ -161,7 +162,11 @@ class WaveUNet(nn.Module):
         k = weight.shape[-1]
         pad = k // 2
         out_length = (length + 2 * pad - k) // stride + 1
-        positions = torch.arange(out_length, device=weight.device)[:, None] * stride - pad + torch.arange(k, device=weight.device)
+        positions = (
+            torch.arange(out_length, device=weight.device)[:, None] * stride
+            - pad
+            + torch.arange(k, device=weight.device)
+        )
         inside = ((positions >= 0) & (positions < length)).to(weight.dtype)  # (J, k)
         per_tap = torch.einsum("oik,bi->bok", weight, values)  # (B, out, k)
         return per_tap @ inside.T

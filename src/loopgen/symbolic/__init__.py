@@ -44,9 +44,9 @@ from loopgen.symbolic.generation import (
     sample_loops,
     sample_table,
 )
-from loopgen.symbolic.rejection import nested_rejection
 from loopgen.symbolic.listening import loop_seconds, write_listening_files
 from loopgen.symbolic.prior_training import PRIOR_PANELS, first_code_distribution, load_prior, save_prior, train_prior
+from loopgen.symbolic.rejection import nested_rejection
 from loopgen.symbolic.splits import PRIOR_SPLIT_SALT, VQVAE_SPLIT_SALT, derived_seed, split_mask, validation_mask
 from loopgen.symbolic.trainer import TrainSettings, plot_history, settings_from, write_history
 from loopgen.symbolic.vqvae_training import (

@@ -42,7 +42,13 @@ def read_loops(paths) -> LoopSet:
         lengths = pc.binary_length(table.column("roll")).to_numpy(zero_copy_only=False)
         good = np.nan_to_num(lengths, nan=-1) == PACKED_BYTES
         if not good.all():
-            log.warning("%s: %d of %d loops left out: roll missing or not %d bytes", path, (~good).sum(), len(good), PACKED_BYTES)
+            log.warning(
+                "%s: %d of %d loops left out: roll missing or not %d bytes",
+                path,
+                (~good).sum(),
+                len(good),
+                PACKED_BYTES,
+            )
             table = table.filter(pa.array(good))
         ids.append(np.asarray(table.column("phrase_id").to_pylist(), dtype=object))
         files.append(np.asarray(table.column("file_id").to_pylist(), dtype=object))
@@ -73,10 +79,15 @@ def codes_table(loops: LoopSet, codes: np.ndarray, is_val: np.ndarray) -> pa.Tab
     split = np.where(is_val, "val", "train")
     flat = pa.array(codes.reshape(-1).astype(np.int16), pa.int16())
     offsets = pa.array(np.arange(len(codes) + 1, dtype=np.int32) * codes.shape[1], pa.int32())
-    return pa.table({"phrase_id": pa.array(loops.phrase_id.tolist(), pa.string()),
-                     "file_id": pa.array(loops.file_id.tolist(), pa.string()),
-                     "split": pa.array(split.tolist(), pa.string()),
-                     "codes": pa.ListArray.from_arrays(offsets, flat)}, schema=CODES_SCHEMA)
+    return pa.table(
+        {
+            "phrase_id": pa.array(loops.phrase_id.tolist(), pa.string()),
+            "file_id": pa.array(loops.file_id.tolist(), pa.string()),
+            "split": pa.array(split.tolist(), pa.string()),
+            "codes": pa.ListArray.from_arrays(offsets, flat),
+        },
+        schema=CODES_SCHEMA,
+    )
 
 
 def read_codes(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +97,11 @@ def read_codes(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(column)
     flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.int16)
     codes = flat.reshape(n, -1) if n else np.zeros((0, 0), np.int16)
-    return codes, np.asarray(table.column("file_id").to_pylist(), object), np.asarray(table.column("split").to_pylist(), object)
+    return (
+        codes,
+        np.asarray(table.column("file_id").to_pylist(), object),
+        np.asarray(table.column("split").to_pylist(), object),
+    )
 
 
 def training_split_size(codes_path) -> int:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from loopgen.models.lstm_prior import LSTMPrior, PriorConfig
 from loopgen.symbolic.splits import PRIOR_SPLIT_SALT, split_mask
-from loopgen.symbolic.trainer import TrainSettings, run_fingerprint, EpochTrainer
+from loopgen.symbolic.trainer import EpochTrainer, TrainSettings, run_fingerprint
 from loopgen.training import load_model, save_model, seed_everything
 
 log = logging.getLogger("loopgen.symbolic")
@@ -53,15 +53,27 @@ def first_code_distribution(codes: np.ndarray, codebook_size: int) -> np.ndarray
     return counts / counts.sum()
 
 
-def train_prior(codes: np.ndarray, file_id: np.ndarray, config: PriorConfig, settings: TrainSettings,
-                checkpoint_dir, device="cpu", run_key: str = "", precision: str = "fp32") -> tuple[LSTMPrior, list[dict], np.ndarray, dict]:
+def train_prior(
+    codes: np.ndarray,
+    file_id: np.ndarray,
+    config: PriorConfig,
+    settings: TrainSettings,
+    checkpoint_dir,
+    device="cpu",
+    run_key: str = "",
+    precision: str = "fp32",
+) -> tuple[LSTMPrior, list[dict], np.ndarray, dict]:
     """Teacher-forced next-code prediction on the VQ-VAE's training codes. Returns (the kept model --
     the best validation-loss epoch -- on CPU in eval mode, history, first-code distribution, selection)."""
     if codes.ndim != 2 or codes.shape[1] != config.seq_len:
         raise ValueError(f"codes must be (N, {config.seq_len}), got {codes.shape}")
     is_val = split_mask(file_id, settings, PRIOR_SPLIT_SALT)
-    log.info("prior: %d training sequences, %d validation sequences (split by %s)", (~is_val).sum(), is_val.sum(),
-             settings.split_by)
+    log.info(
+        "prior: %d training sequences, %d validation sequences (split by %s)",
+        (~is_val).sum(),
+        is_val.sum(),
+        settings.split_by,
+    )
     seed_everything(settings.seed)
     model = LSTMPrior(config).to(device)
     fingerprint = run_fingerprint([codes, is_val], config, settings, run_key=run_key)
@@ -77,15 +89,30 @@ def load_prior(model_dir, device="cpu") -> tuple[LSTMPrior, torch.Tensor]:
     return model, torch.tensor(meta["first_code_probs"], dtype=torch.float32)
 
 
-def save_prior(folder, model: LSTMPrior, history: list[dict], first_code_probs: np.ndarray,
-               settings: TrainSettings, selection: dict) -> None:
+def save_prior(
+    folder,
+    model: LSTMPrior,
+    history: list[dict],
+    first_code_probs: np.ndarray,
+    settings: TrainSettings,
+    selection: dict,
+) -> None:
     """model.pt + model.json: the kept model (best validation loss), which epoch it is and why."""
     kept = history[selection["epoch"] - 1] if selection.get("epoch") else (history[-1] if history else {})
-    save_model(folder, model, model.config, {
-        "settings": dataclasses.asdict(settings), "split_salt": PRIOR_SPLIT_SALT, "selection": selection,
-        "val_loss": kept.get("val_loss"), "val_accuracy": kept.get("val_accuracy"),
-        "first_code_probs": first_code_probs.tolist(), "history": history,
-    })
+    save_model(
+        folder,
+        model,
+        model.config,
+        {
+            "settings": dataclasses.asdict(settings),
+            "split_salt": PRIOR_SPLIT_SALT,
+            "selection": selection,
+            "val_loss": kept.get("val_loss"),
+            "val_accuracy": kept.get("val_accuracy"),
+            "first_code_probs": first_code_probs.tolist(),
+            "history": history,
+        },
+    )
 
 
 PRIOR_PANELS = {"cross entropy": ["train_loss", "val_loss"], "token accuracy": ["train_accuracy", "val_accuracy"]}

@@ -33,9 +33,20 @@ def _key(limit: float) -> str:
     return f"{limit:g}"
 
 
-def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, out_paths: dict,
-                     state_dir, prefixes: dict, run_key: str = "",
-                     flush_rows: int = 65_536, log_every_s: float = 60.0) -> list[dict]:
+def nested_rejection(
+    sampler,
+    mode,
+    score,
+    limits,
+    target: int,
+    max_tries: int,
+    out_paths: dict,
+    state_dir,
+    prefixes: dict,
+    run_key: str = "",
+    flush_rows: int = 65_536,
+    log_every_s: float = 60.0,
+) -> list[dict]:
     """Keep `target` loops below each of `limits` (floats) from one stream drawn by `sampler`
     (`sampler.draw(n, mode)` -> packed rolls, `sampler.rng` a torch.Generator,
     `sampler.batch_size`) and scored by `score(packed)`.
@@ -50,12 +61,18 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
     state = checkpoint.load()
     if state is not None and state.get("fingerprint") == fingerprint:
         sampler.rng.set_state(state["rng"])
-        log.info("resuming the rejection stream at %d drawn loops: %s", state["drawn"],
-                 {k: v["kept"] for k, v in state["limits"].items()})
+        log.info(
+            "resuming the rejection stream at %d drawn loops: %s",
+            state["drawn"],
+            {k: v["kept"] for k, v in state["limits"].items()},
+        )
     else:
         shutil.rmtree(state_dir, ignore_errors=True)
-        state = {"fingerprint": fingerprint, "drawn": 0,
-                 "limits": {_key(x): {"kept": 0, "tried": None, "parts": 0} for x in limits}}
+        state = {
+            "fingerprint": fingerprint,
+            "drawn": 0,
+            "limits": {_key(x): {"kept": 0, "tried": None, "parts": 0} for x in limits},
+        }
     for limit in limits:  # parts written after the last saved state belong to no state: drop them
         folder = state_dir / _key(limit)
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,8 +96,11 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
             packed = np.concatenate([p for p, _ in chunks])
             scores = np.concatenate([s for _, s in chunks])
             first = entry["kept"] - len(packed)
-            write_table(sample_table(packed, scores, prefixes[limit], first),
-                        state_dir / _key(limit) / f"part-{entry['parts']:06d}.parquet", SAMPLE_SCHEMA)
+            write_table(
+                sample_table(packed, scores, prefixes[limit], first),
+                state_dir / _key(limit) / f"part-{entry['parts']:06d}.parquet",
+                SAMPLE_SCHEMA,
+            )
             entry["parts"] += 1
             chunks.clear()
         state["rng"] = sampler.rng.get_state()
@@ -107,8 +127,12 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
             flush()
         if time.monotonic() - last_log >= log_every_s:
             last_log = time.monotonic()
-            log.info("%d of at most %d loops drawn; kept: %s", state["drawn"], max_tries,
-                     {k: v["kept"] for k, v in state["limits"].items()})
+            log.info(
+                "%d of at most %d loops drawn; kept: %s",
+                state["drawn"],
+                max_tries,
+                {k: v["kept"] for k, v in state["limits"].items()},
+            )
     flush()
 
     stats = []
@@ -116,8 +140,21 @@ def nested_rejection(sampler, mode, score, limits, target: int, max_tries: int, 
         entry = state["limits"][_key(limit)]
         tried = entry["tried"] if entry["tried"] is not None else state["drawn"]
         if entry["kept"] < target:
-            log.warning("limit %s: only %d of %d loops kept after %d tries (max_tries)", _key(limit), entry["kept"], target, tried)
+            log.warning(
+                "limit %s: only %d of %d loops kept after %d tries (max_tries)",
+                _key(limit),
+                entry["kept"],
+                target,
+                tried,
+            )
         join_files(sorted((state_dir / _key(limit)).glob("part-*.parquet")), out_paths[limit], SAMPLE_SCHEMA)
-        stats.append({"limit": limit, "target": target, "tried": tried, "kept": entry["kept"],
-                      "acceptance_rate": entry["kept"] / tried if tried else float("nan")})
+        stats.append(
+            {
+                "limit": limit,
+                "target": target,
+                "tried": tried,
+                "kept": entry["kept"],
+                "acceptance_rate": entry["kept"] / tried if tried else float("nan"),
+            }
+        )
     return stats

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # trainer imports this module; the settings are only named in annotations
+    from loopgen.symbolic.trainer import TrainSettings
 
 VQVAE_SPLIT_SALT = "vqvae"  # the VQ-VAE's validation songs (table 1 is computed on them)
 PRIOR_SPLIT_SALT = "prior"  # the prior's validation songs, among the VQ-VAE's training songs
@@ -18,7 +22,9 @@ def validation_mask(file_ids, fraction: float, salt: str) -> np.ndarray:
     """True for rows whose song is in the validation split: a stable hash of (salt, file_id), so
     the split never changes between runs. With two or more songs both sides get at least one."""
     file_ids = np.asarray(file_ids, dtype=object)
-    songs, inverse = np.unique(file_ids, return_inverse=True) if len(file_ids) else (np.zeros(0, object), np.zeros(0, int))
+    songs, inverse = (
+        np.unique(file_ids, return_inverse=True) if len(file_ids) else (np.zeros(0, object), np.zeros(0, int))
+    )
     u = np.array([_unit_hash(f"{salt}:{song}") for song in songs])
     is_val = u < fraction
     if len(songs) >= 2 and fraction > 0:
@@ -29,7 +35,7 @@ def validation_mask(file_ids, fraction: float, salt: str) -> np.ndarray:
     return is_val[inverse] if len(file_ids) else np.zeros(0, bool)
 
 
-def split_mask(file_ids, settings: "TrainSettings", salt: str) -> np.ndarray:
+def split_mask(file_ids, settings: TrainSettings, salt: str) -> np.ndarray:
     """Validation rows for `settings.split_by`:
     'song' holds out whole songs (validation_mask), so no validation loop shares bars with a
     training loop; 'loop' holds out a seeded random share of the loops, as the released code did

@@ -115,8 +115,13 @@ class EpochTrainer:
             if epoch >= self.swa_first_epoch:
                 self._average_weights()
             self._save()
-            log.info("%s epoch %d/%d: %s", self.name, self.epoch, self.settings.epochs,
-                     ", ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch"))
+            log.info(
+                "%s epoch %d/%d: %s",
+                self.name,
+                self.epoch,
+                self.settings.epochs,
+                ", ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch"),
+            )
         self._keep_best()
         self.model.eval()
         return self.history
@@ -144,8 +149,12 @@ class EpochTrainer:
             self.selection = {"kept": "last epoch", "epoch": self.epoch, "why": f"no {self.best_key} to select on"}
             return
         chosen = dict(epoch=self.best["epoch"], value=self.best["value"])
-        self.selection = {"kept": f"epoch {chosen['epoch']} of {self.epoch}", "epoch": chosen["epoch"],
-                          self.best_key: chosen["value"], "why": f"lowest validation {self.best_key}"}
+        self.selection = {
+            "kept": f"epoch {chosen['epoch']} of {self.epoch}",
+            "epoch": chosen["epoch"],
+            self.best_key: chosen["value"],
+            "why": f"lowest validation {self.best_key}",
+        }
         swa_state = self._swa_candidate()
         if swa_state is not None:
             state, values = swa_state
@@ -153,9 +162,12 @@ class EpochTrainer:
             self.selection["swa"] = {"epochs": [self.swa_first_epoch + 1, self.epoch], **values}
             if swa_value < chosen["value"]:
                 self.model.load_state_dict(state)
-                self.selection.update(kept=f"SWA average of epochs {self.swa_first_epoch + 1}-{self.epoch}",
-                                      epoch=None, **{self.best_key: swa_value},
-                                      why=f"lower validation {self.best_key} than the best epoch ({chosen['value']:.5g})")
+                self.selection.update(
+                    kept=f"SWA average of epochs {self.swa_first_epoch + 1}-{self.epoch}",
+                    epoch=None,
+                    **{self.best_key: swa_value},
+                    why=f"lower validation {self.best_key} than the best epoch ({chosen['value']:.5g})",
+                )
                 log.info("%s: kept %s", self.name, self.selection["kept"])
                 return
         self.model.load_state_dict(self.best["state"])
@@ -183,7 +195,9 @@ class EpochTrainer:
         total_steps = self.steps_per_epoch * self.settings.epochs
         if epoch < self.swa_first_epoch:
             return cosine_lr(epoch * self.steps_per_epoch + batch, total_steps, self.settings.lr, self.settings.lr_min)
-        start_lr = cosine_lr(self.swa_first_epoch * self.steps_per_epoch, total_steps, self.settings.lr, self.settings.lr_min)
+        start_lr = cosine_lr(
+            self.swa_first_epoch * self.steps_per_epoch, total_steps, self.settings.lr, self.settings.lr_min
+        )
         t = min(1.0, (epoch - self.swa_first_epoch) / max(1, self.settings.swa_anneal_epochs))
         alpha = (1 - math.cos(math.pi * t)) / 2
         return self.settings.swa_lr * alpha + start_lr * (1 - alpha)
@@ -212,12 +226,20 @@ class EpochTrainer:
         return {}
 
     def _save(self) -> None:
-        self.checkpoint.save({
-            "fingerprint": self.fingerprint, "epoch": self.epoch, "history": self.history,
-            "model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(),
-            "generator": self.generator.get_state(), "rng": rng_state(),
-            "best": self.best, "swa_average": self.swa_average, "swa_epochs": self.swa_epochs,
-        })
+        self.checkpoint.save(
+            {
+                "fingerprint": self.fingerprint,
+                "epoch": self.epoch,
+                "history": self.history,
+                "model": self.model.state_dict(),
+                "optimiser": self.optimiser.state_dict(),
+                "generator": self.generator.get_state(),
+                "rng": rng_state(),
+                "best": self.best,
+                "swa_average": self.swa_average,
+                "swa_epochs": self.swa_epochs,
+            }
+        )
 
     def _resume(self) -> None:
         state = self.checkpoint.load()
@@ -231,7 +253,11 @@ class EpochTrainer:
         self.generator.set_state(state["generator"])
         set_rng_state(state["rng"])
         self.history, self.epoch = state["history"], state["epoch"]
-        self.best, self.swa_average, self.swa_epochs = state.get("best"), state.get("swa_average"), state.get("swa_epochs", 0)
+        self.best, self.swa_average, self.swa_epochs = (
+            state.get("best"),
+            state.get("swa_average"),
+            state.get("swa_epochs", 0),
+        )
         log.info("resuming %s from %s after epoch %d", self.name, self.checkpoint.path, self.epoch)
 
 

@@ -15,7 +15,7 @@ from loopgen.roll import PACKED_BYTES
 from loopgen.sampling import unpack_batch
 from loopgen.symbolic.data import LoopSet
 from loopgen.symbolic.splits import VQVAE_SPLIT_SALT, split_mask
-from loopgen.symbolic.trainer import TrainSettings, run_fingerprint, EpochTrainer
+from loopgen.symbolic.trainer import EpochTrainer, TrainSettings, run_fingerprint
 from loopgen.training import load_model, save_model, seed_everything
 
 log = logging.getLogger("loopgen.symbolic")
@@ -38,8 +38,11 @@ class _VQVAETrainer(EpochTrainer):
         self.step(loss)
         self.code_counts += torch.bincount(parts["codes"].flatten(), minlength=len(self.code_counts))
         # Tensors, not .item(): summed on the device and read once an epoch (no GPU sync a step).
-        return {"train_loss": loss.detach(), "train_bce": parts["bce"].detach(),
-                "train_hamming": ((parts["logits"] >= 0) != (x >= 0.5)).float().mean()}
+        return {
+            "train_loss": loss.detach(),
+            "train_bce": parts["bce"].detach(),
+            "train_hamming": ((parts["logits"] >= 0) != (x >= 0.5)).float().mean(),
+        }
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -60,8 +63,11 @@ class _VQVAETrainer(EpochTrainer):
 
     def epoch_extras(self) -> dict:
         counts, self.code_counts = self.code_counts, torch.zeros_like(self.code_counts)
-        return {"perplexity": codebook_perplexity(counts), "unused_codes": int((counts == 0).sum()),
-                "dead_codes": self.model.codebook.last_restarts}
+        return {
+            "perplexity": codebook_perplexity(counts),
+            "unused_codes": int((counts == 0).sum()),
+            "dead_codes": self.model.codebook.last_restarts,
+        }
 
 
 def column_density(packed: np.ndarray, max_rows: int = 20000) -> torch.Tensor:
@@ -81,21 +87,30 @@ def codebook_perplexity(counts: torch.Tensor) -> float:
     return float(torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()))
 
 
-def train_vqvae(loops: LoopSet, config: VQVAEConfig, settings: TrainSettings, checkpoint_dir, device="cpu",
-                run_key: str = "", precision: str = "fp32") -> tuple[VQVAE, list[dict], np.ndarray, dict]:
+def train_vqvae(
+    loops: LoopSet,
+    config: VQVAEConfig,
+    settings: TrainSettings,
+    checkpoint_dir,
+    device="cpu",
+    run_key: str = "",
+    precision: str = "fp32",
+) -> tuple[VQVAE, list[dict], np.ndarray, dict]:
     """Train on the loop set; returns (the kept model on CPU in eval mode, history, validation
     mask, selection: which epoch (or the SWA average) was kept and why)."""
     is_val = split_mask(loops.file_id, settings, VQVAE_SPLIT_SALT)
     if (~is_val).sum() < 2:
         raise ValueError(f"need at least 2 training loops, got {(~is_val).sum()} (of {len(loops)} loops)")
-    log.info("VQ-VAE: %d training loops, %d validation loops (split by %s)", (~is_val).sum(), is_val.sum(),
-             settings.split_by)
+    log.info(
+        "VQ-VAE: %d training loops, %d validation loops (split by %s)", (~is_val).sum(), is_val.sum(), settings.split_by
+    )
     seed_everything(settings.seed)
     model = VQVAE(config).to(device)
     model.init_output_bias(column_density(loops.packed[~is_val]).to(device))
     fingerprint = run_fingerprint([loops.packed, is_val], config, settings, run_key=run_key)
-    trainer = _VQVAETrainer(model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir,
-                            fingerprint, device)
+    trainer = _VQVAETrainer(
+        model, settings, loops.packed[~is_val], loops.packed[is_val], checkpoint_dir, fingerprint, device
+    )
     trainer.precision = precision
     history = trainer.run()
     return model.cpu().eval(), history, is_val, trainer.selection
@@ -137,16 +152,28 @@ def reconstruction_error(model_dir, packed, device="cpu", batch_size: int = 4096
     return total / (len(packed) * PACKED_BYTES * 8)
 
 
-def save_vqvae(folder, model: VQVAE, history: list[dict], is_val: np.ndarray, settings: TrainSettings,
-               selection: dict) -> None:
+def save_vqvae(
+    folder, model: VQVAE, history: list[dict], is_val: np.ndarray, settings: TrainSettings, selection: dict
+) -> None:
     """model.pt + model.json: the kept model, its validation numbers and which epoch it is, and why."""
     kept = kept_row(history, selection)
-    save_model(folder, model, model.config, {
-        "settings": dataclasses.asdict(settings), "split_salt": VQVAE_SPLIT_SALT,
-        "n_train": int((~is_val).sum()), "n_val": int(is_val.sum()), "selection": selection,
-        "val_hamming": kept.get("val_hamming"), "zeros_hamming": kept.get("zeros_hamming"),
-        "perplexity": kept.get("perplexity"), "dead_codes": kept.get("dead_codes"), "history": history,
-    })
+    save_model(
+        folder,
+        model,
+        model.config,
+        {
+            "settings": dataclasses.asdict(settings),
+            "split_salt": VQVAE_SPLIT_SALT,
+            "n_train": int((~is_val).sum()),
+            "n_val": int(is_val.sum()),
+            "selection": selection,
+            "val_hamming": kept.get("val_hamming"),
+            "zeros_hamming": kept.get("zeros_hamming"),
+            "perplexity": kept.get("perplexity"),
+            "dead_codes": kept.get("dead_codes"),
+            "history": history,
+        },
+    )
 
 
 def kept_row(history: list[dict], selection: dict) -> dict:
@@ -156,5 +183,8 @@ def kept_row(history: list[dict], selection: dict) -> dict:
     return selection.get("swa") or (history[-1] if history else {})
 
 
-VQVAE_PANELS = {"loss": ["train_bce", "val_bce"], "Hamming error": ["train_hamming", "val_hamming", "zeros_hamming"],
-                "codebook": ["perplexity", "dead_codes"]}
+VQVAE_PANELS = {
+    "loss": ["train_bce", "val_bce"],
+    "Hamming error": ["train_hamming", "val_hamming", "zeros_hamming"],
+    "codebook": ["perplexity", "dead_codes"],
+}
