@@ -213,7 +213,7 @@ rule cnn_vae_reconstruction:
         runtime=60,
     params:
         device=config["device"],
-        code=code_version("evaluation/symbolic.py", *BASELINE_CODE),
+        code=code_version(*SYMBOLIC_EVAL_MODULES, *BASELINE_CODE),
     script:
         "../workflow/scripts/cnn_vae_reconstruction.py"
 

@@ -38,6 +38,16 @@ def code_version(*modules):
     return digest.hexdigest()[:12]
 
 
+# loopgen.evaluation.symbolic re-exports these modules: a rule that imports it depends on all of them.
+SYMBOLIC_EVAL_MODULES = (
+    "evaluation/symbolic.py",
+    "evaluation/symbolic_sets.py",
+    "evaluation/symbolic_metrics.py",
+    "evaluation/symbolic_tables.py",
+    "evaluation/symbolic_figures.py",
+)
+
+
 def shards(section):
     """Shard indices of a sharded stage (midi or audio)."""
     return range(config[section]["n_shards"])

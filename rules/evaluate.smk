@@ -12,7 +12,7 @@ import re
 
 SYMBOLIC_EVAL = "results/eval/symbolic"
 SYMBOLIC_EVAL_CONFIG = config["evaluation"]
-SYMBOLIC_EVAL_CODE = code_version("evaluation/symbolic.py", "evaluation/prdc.py", "evaluation/embeddings.py", "roll.py")
+SYMBOLIC_EVAL_CODE = code_version(*SYMBOLIC_EVAL_MODULES, "evaluation/prdc.py", "evaluation/embeddings.py", "roll.py")
 
 
 SYMBOLIC_EVAL_SETS = symbolic_eval_sets()
@@ -74,7 +74,7 @@ rule symbolic_reconstruction:
         runtime=60,
     params:
         device=config["device"],
-        code=code_version("evaluation/symbolic.py", "symbolic", "models/vqvae.py"),
+        code=code_version(*SYMBOLIC_EVAL_MODULES, "symbolic", "models/vqvae.py"),
     script:
         "../workflow/scripts/symbolic_reconstruction.py"
 
