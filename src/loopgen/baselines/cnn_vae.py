@@ -21,6 +21,7 @@ from loopgen.baselines.common import (
     best_row,
     settings_from,
     split_loops,
+    split_metadata,
     trivial_bce,
 )
 from loopgen.models.cnn_vae import CNNVAE, CNNVAEConfig, kl_divergence
@@ -106,12 +107,7 @@ def train(
         model.cpu().eval(),
         history,
         {
-            "settings": vars(settings),
-            "split_salt": symbolic.VQVAE_SPLIT_SALT,
-            "n_train": int((~is_val).sum()),
-            "n_val": int(is_val.sum()),
-            "best_epoch": trainer.selection.get("epoch"),
-            "kept_by": trainer.selection,
+            **split_metadata(settings, is_val, trainer.selection.get("epoch"), trainer.selection),
             **{key: kept.get(key) for key in ("val_hamming", "val_nelbo", "trivial_bce")},
         },
     )

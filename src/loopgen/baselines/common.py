@@ -38,6 +38,18 @@ def split_loops(loops: symbolic.LoopSet, val_fraction: float, split_by: str, see
     return is_val
 
 
+def split_metadata(settings, is_val: np.ndarray, best_epoch: int | None, kept_by) -> dict:
+    """The model.json fields every baseline shares: its settings, the split and which state was kept."""
+    return {
+        "settings": vars(settings),
+        "split_salt": symbolic.VQVAE_SPLIT_SALT,
+        "n_train": int((~is_val).sum()),
+        "n_val": int(is_val.sum()),
+        "best_epoch": best_epoch,
+        "kept_by": kept_by,
+    }
+
+
 def trivial_bce(train_packed: np.ndarray, val_packed: np.ndarray) -> float:
     """Per-cell BCE on the validation rolls of the trivial model: every cell of a column is on with
     that column's density in the training rolls (no time, no context)."""

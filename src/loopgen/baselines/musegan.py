@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from loopgen import symbolic
-from loopgen.baselines.common import TrainedBaseline, settings_from, split_loops
+from loopgen.baselines.common import TrainedBaseline, settings_from, split_loops, split_metadata
 from loopgen.models.musegan import MuseGAN, MuseGANConfig
 from loopgen.roll import pack_rolls
 from loopgen.sampling import unpack_batch
@@ -214,12 +214,7 @@ def train(
         model.cpu().eval(),
         history,
         {
-            "settings": vars(settings),
-            "split_salt": symbolic.VQVAE_SPLIT_SALT,
-            "n_train": int((~is_val).sum()),
-            "n_val": int(is_val.sum()),
-            "best_epoch": None,
-            "kept_by": "last step (a GAN has no validation loss)",
+            **split_metadata(settings, is_val, None, "last step (a GAN has no validation loss)"),
             "density_l1": last.get("density_l1"),
             "val_wasserstein": last.get("val_wasserstein"),
         },

@@ -20,6 +20,7 @@ from loopgen.baselines.common import (
     best_row,
     settings_from,
     split_loops,
+    split_metadata,
     trivial_bce,
 )
 from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig
@@ -99,12 +100,7 @@ def train(
         model.cpu().eval(),
         history,
         {
-            "settings": vars(settings),
-            "split_salt": symbolic.VQVAE_SPLIT_SALT,
-            "n_train": int((~is_val).sum()),
-            "n_val": int(is_val.sum()),
-            "best_epoch": trainer.selection.get("epoch"),
-            "kept_by": trainer.selection,
+            **split_metadata(settings, is_val, trainer.selection.get("epoch"), trainer.selection),
             "val_loss": kept.get("val_loss"),
             "trivial_bce": kept.get("trivial_bce"),
             "first_frames": frames,
