@@ -19,7 +19,6 @@ from loopgen import symbolic
 from loopgen.baselines.common import (
     TrainedBaseline,
     best_row,
-    settings_from,
     split_loops,
     split_metadata,
     trivial_bce,
@@ -27,7 +26,7 @@ from loopgen.baselines.common import (
 from loopgen.models.cnn_vae import CNNVAE, CNNVAEConfig, kl_divergence
 from loopgen.roll import PACKED_BYTES, as_packed_array
 from loopgen.sampling import pack_active, unpack_batch
-from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint
+from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint, settings_from
 from loopgen.symbolic.vqvae_training import column_density, hamming
 from loopgen.training import load_model, seed_everything
 
@@ -91,7 +90,7 @@ def train(
     loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
 ) -> TrainedBaseline:
     """Train on the VQ-VAE's training songs; returns the best-validation-epoch model."""
-    config, settings = settings_from(section, CNNVAEConfig, symbolic.TrainSettings, seed=seed, **split)
+    config, settings = settings_from(section, CNNVAEConfig, seed, **split)
     is_val = split_loops(loops, settings.val_fraction, settings.split_by, seed)
     log.info("CNN-VAE: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
     seed_everything(settings.seed)

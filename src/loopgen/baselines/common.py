@@ -5,7 +5,6 @@ symbolic's EpochTrainer's: each trainer names its `best_key`.)"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -59,21 +58,6 @@ def trivial_bce(train_packed: np.ndarray, val_packed: np.ndarray) -> float:
         x = unpack_batch(torch.from_numpy(np.ascontiguousarray(val_packed[start : start + 4096])))
         total += F.binary_cross_entropy(density[None, :, None].expand_as(x), x, reduction="sum").item()
     return total / (len(val_packed) * PACKED_BYTES * 8)
-
-
-def settings_from(section: dict, model_config_class, settings_class, **extra):
-    """A config section -> (hyper-parameters, training settings); each key goes to the dataclass
-    with a field of its name, and a key neither knows is an error."""
-    values = {**section, **extra}
-    model_fields = {f.name for f in dataclasses.fields(model_config_class)}
-    train_fields = {f.name for f in dataclasses.fields(settings_class)}
-    unknown = sorted(set(values) - model_fields - train_fields)
-    if unknown:
-        raise ValueError(f"unknown {model_config_class.__name__} / {settings_class.__name__} keys: {unknown}")
-    return (
-        model_config_class(**{k: v for k, v in values.items() if k in model_fields}),
-        settings_class(**{k: v for k, v in values.items() if k in train_fields}),
-    )
 
 
 def save_baseline(folder, trained: TrainedBaseline) -> None:

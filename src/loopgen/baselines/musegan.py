@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from loopgen import symbolic
-from loopgen.baselines.common import TrainedBaseline, settings_from, split_loops, split_metadata
+from loopgen.baselines.common import TrainedBaseline, split_loops, split_metadata
 from loopgen.models.musegan import MuseGAN, MuseGANConfig
 from loopgen.roll import pack_rolls
 from loopgen.sampling import unpack_batch
-from loopgen.symbolic.trainer import run_fingerprint
+from loopgen.symbolic.trainer import run_fingerprint, settings_from
 from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import (
     Checkpoint,
@@ -198,7 +198,7 @@ class GANTrainer:
 def train(
     loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
 ) -> TrainedBaseline:
-    config, settings = settings_from(section, MuseGANConfig, GANSettings, seed=seed, **split)
+    config, settings = settings_from(section, MuseGANConfig, seed, GANSettings, **split)
     is_val = split_loops(loops, settings.val_fraction, settings.split_by, seed)
     log.info("MuseGAN: %d training loops, %d validation loops", (~is_val).sum(), is_val.sum())
     seed_everything(settings.seed)

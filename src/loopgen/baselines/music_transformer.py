@@ -18,7 +18,6 @@ from loopgen import symbolic
 from loopgen.baselines.common import (
     TrainedBaseline,
     best_row,
-    settings_from,
     split_loops,
     split_metadata,
     trivial_bce,
@@ -26,7 +25,7 @@ from loopgen.baselines.common import (
 from loopgen.models.music_transformer import MusicTransformer, MusicTransformerConfig
 from loopgen.roll import N_COLS, pack_rolls
 from loopgen.sampling import unpack_batch
-from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint
+from loopgen.symbolic.trainer import EpochTrainer, run_fingerprint, settings_from
 from loopgen.symbolic.vqvae_training import column_density
 from loopgen.training import load_model, seed_everything
 
@@ -81,7 +80,7 @@ def first_frames(packed: np.ndarray) -> tuple[list[list[int]], list[int]]:
 def train(
     loops: symbolic.LoopSet, section: dict, split: dict, seed: int, checkpoint_dir, device="cpu", run_key: str = ""
 ) -> TrainedBaseline:
-    config, settings = settings_from(section, MusicTransformerConfig, symbolic.TrainSettings, seed=seed, **split)
+    config, settings = settings_from(section, MusicTransformerConfig, seed, **split)
     if config.max_len != 128:
         raise ValueError(f"music_transformer.max_len must be the 128 steps of a loop, got {config.max_len}")
     is_val = split_loops(loops, settings.val_fraction, settings.split_by, seed)

@@ -44,19 +44,19 @@ class TrainSettings:
     swa_anneal_epochs: int = 20
 
 
-def settings_from(section: dict, model_config_class, seed: int, **extra):
-    """A config section (`vqvae` or `prior`) -> (model hyper-parameters, TrainSettings).
+def settings_from(section: dict, model_config_class, seed: int, settings_class=TrainSettings, **extra):
+    """A config section (`vqvae`, `prior`, a baseline's) -> (model hyper-parameters, training settings).
 
     Each key goes to the dataclass that has a field of its name; a key neither knows is an error
     (the schema should have caught it)."""
     values = {**section, **extra}
     model_fields = {f.name for f in dataclasses.fields(model_config_class)}
-    train_fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    train_fields = {f.name for f in dataclasses.fields(settings_class)}
     unknown = sorted(set(values) - model_fields - train_fields)
     if unknown:
-        raise ValueError(f"unknown {model_config_class.__name__} / TrainSettings keys: {unknown}")
+        raise ValueError(f"unknown {model_config_class.__name__} / {settings_class.__name__} keys: {unknown}")
     model_config = model_config_class(**{k: v for k, v in values.items() if k in model_fields})
-    settings = TrainSettings(**{k: v for k, v in values.items() if k in train_fields}, seed=seed)
+    settings = settings_class(**{k: v for k, v in values.items() if k in train_fields}, seed=seed)
     return model_config, settings
 
 
