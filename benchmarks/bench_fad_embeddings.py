@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -86,6 +87,9 @@ def main() -> None:
         flush=True,
     )
 
+    if "cdpam" in args.embeddings and importlib.util.find_spec("cdpam") is None:
+        print("cdpam is not installed (pip install --no-deps cdpam==0.0.6 carries its weights): VGGish only")
+        args.embeddings = [e for e in args.embeddings if e != "cdpam"]
     results = {}
     if "vggish" in args.embeddings:
         embedding = fad.default_embedding()

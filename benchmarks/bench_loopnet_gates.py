@@ -11,7 +11,7 @@ Training is the workflow's own train_loopnet, resumed from a checkpoint between 
 steps are those of one uninterrupted run. Settings are the demo config's `loopnet:` section,
 overridden by --set key=value (YAML values), e.g. --set lr=2e-3 --set base_filters=16.
 
-    .venv/bin/python benchmarks/bench_loopnet_gates.py --variant WAV --every 4 --max-epochs 80 \
+    .venv/bin/python benchmarks/bench_loopnet_gates.py [--variant MULTI_NOENV] [--every 2] [--max-epochs 20] \
         [--results results] [--config config.yaml] [--seed N] [--threads 2]
 """
 
@@ -46,12 +46,12 @@ def load(results: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", required=True, choices=loopnet.VARIANTS)
+    parser.add_argument("--variant", default="MULTI_NOENV", choices=loopnet.VARIANTS)
     parser.add_argument("--results", type=Path, default=REPO / "results")
     parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--every", type=int, default=2, help="epochs between gate checks")
-    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--max-epochs", type=int, default=20, help="default: the demo's epochs")
     parser.add_argument("--stop-at-pass", action="store_true")
     parser.add_argument("--seed", type=int, help="default: the config's seed (the workflow's)")
     parser.add_argument("--threads", type=int, default=2)

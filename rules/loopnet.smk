@@ -53,7 +53,9 @@ rule train_loopnet:
     # costs 5-13%), so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take
     # minutes (an estimate: no GPU was at hand). A checkpoint is written every epoch, so a job
     # killed at its time limit (RESUMABLE_RUNTIME) resumes where it stopped when Slurm runs it again.
-    threads: 2
+    # One thread: a second one went unused (demo: 0.9-1.0 CPU-s per second with 2), and on 2 cores
+    # two variants then train at once. On a CPU-only node: --set-threads train_loopnet=8 (README).
+    threads: 1
     resources:
         gpu=1,
         gpu_mem_mb=4000,

@@ -20,9 +20,11 @@ th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-al
 th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.grid td { text-align: center; }
 figure { margin: 0.5em 0; } figure.plot img { max-width: 100%; border: 1px solid #eee; }
-figure.cell { margin: 0; } figure.cell img { display: block; margin: 0 auto 2px; width: 200px; image-rendering: pixelated; }
-figure.cell audio { width: 200px; height: 32px; } figcaption { font-size: 0.8em; color: #555; }
-figure.cell figcaption { max-width: 200px; margin: auto; overflow-wrap: anywhere; }
+div.grid { overflow-x: auto; }
+table.grid { --cell: clamp(110px, calc((min(100vw, 1400px) - 12em) / var(--columns, 5)), 200px); }
+figure.cell { margin: 0; } figure.cell img { display: block; margin: 0 auto 2px; width: var(--cell); image-rendering: pixelated; }
+figure.cell audio { width: var(--cell); height: 32px; } figcaption { font-size: 0.8em; color: #555; }
+figure.cell figcaption { max-width: var(--cell); margin: auto; overflow-wrap: anywhere; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; } .plots figure { flex: 0 1 440px; } .plots img { width: 100%; }
 div.md p { margin: 0.3em 0; max-width: 60em; font-size: 0.9em; } div.md h4 { margin: 1em 0 0.3em; }
 nav a { margin-right: 1em; } p.note { color: #555; font-size: 0.9em; max-width: 60em; }
@@ -169,14 +171,16 @@ def cell(
 
 
 def grid(grid_id: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> str:
-    """A table of cells: header `columns`, then (row label, cells html) per row."""
+    """A table of cells: header `columns`, then (row label, cells html) per row. Cells shrink to
+    fit the page up to ~9 columns (200 px down to 110 px); a wider grid scrolls inside its box."""
     head = "<th></th>" + "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = "".join(
         f"<tr><th>{escape(label)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n" for label, cells in rows
     )
     return (
-        f'<table class="grid" id="grid-{slug(grid_id)}"{attrs(data_grid=grid_id, data_rows=len(rows), data_columns=len(columns))}>'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table>"
+        f'<div class="grid"><table class="grid" id="grid-{slug(grid_id)}" style="--columns: {len(columns)}"'
+        f"{attrs(data_grid=grid_id, data_rows=len(rows), data_columns=len(columns))}>"
+        f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table></div>"
     )
 
 
