@@ -76,6 +76,7 @@ def test_synthesized_set_keeps_every_segment_but_caps_the_wavs(tmp_path):
         ids, [f"loop{i}" for i in range(5)], "WAV", pcm, tmp_path / "set.parquet", tmp_path / "wavs", n_wavs=2
     )
     assert pq.read_table(tmp_path / "set.parquet").num_rows == 5
+    assert pq.read_table(tmp_path / "set.parquet")["pcm"].to_pylist() == pcm.tolist()
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["loop0_bar0.wav", "loop1_bar0.wav"]
     loopnet.write_set(ids, ids, "WAV", pcm, tmp_path / "all.parquet", tmp_path / "all", n_wavs=None)
     assert len(list((tmp_path / "all").iterdir())) == 5

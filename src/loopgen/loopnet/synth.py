@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from loopgen.audio.segments import from_pcm, to_pcm
+from loopgen.audio.segments import from_pcm, pcm_column, to_pcm
 from loopgen.loopnet.data import GlobalScaler, SegmentSet, _matrix, network_inputs
 from loopgen.loopnet.griffin_lim import griffin_lim
 from loopgen.loopnet.losses import stft
@@ -88,7 +88,7 @@ def write_set(
                 "segment_id": pa.array(rows_ids, pa.string()),
                 "loop_id": pa.array(loop_ids, pa.string()),
                 "set": pa.array([set_name] * len(rows_ids), pa.string()),
-                "pcm": pa.array(list(pcm), pa.list_(pa.int16())),
+                "pcm": pcm_column(pcm),  # on the array's buffer: no copy, no object per row
             }
         ),
         parquet_path,
@@ -100,10 +100,26 @@ def write_set(
         sf.write(wav_dir / f"{safe_name(segment_id)}.wav", samples, SAMPLE_RATE, subtype="PCM_16")
 
 
+SYNTH_CHUNK = 256  # about this many segments are synthesized and turned into int16 at a time
+
+
 def synthesize_test(loopnet: LoopNet, test: SegmentSet, batch_size: int = 16) -> np.ndarray:
-    """Every test segment resynthesised from its own features: (N, n_samples) int16."""
-    audio = loopnet.synthesize(test.frames, loopnet.scaler.scale(test.global_raw), batch_size)
-    return to_pcm(audio)
+    """Every test segment resynthesised from its own features: (N, n_samples) int16.
+
+    SYNTH_CHUNK segments at a time, so only one chunk is ever float32 (a paper-scale test set is
+    580 MB as float32 and the conversion needs two more such copies). A chunk is a whole number of
+    batches on any device, so the batches, and with them the STFT variant's Griffin-Lim phases,
+    are those of one call over the whole set."""
+    import math
+
+    step = math.lcm(batch_size, CPU_BATCH)
+    step *= max(1, SYNTH_CHUNK // step)
+    scaled = loopnet.scaler.scale(test.global_raw)
+    chunks = [
+        to_pcm(loopnet.synthesize(test.frames[start : start + step], scaled[start : start + step], batch_size))
+        for start in range(0, len(test), step)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, loopnet.config.n_samples), np.int16)
 
 
 def griffin_lim_baseline(
