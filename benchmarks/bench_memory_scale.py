@@ -284,6 +284,14 @@ def run_gather_samples(folder: Path) -> None:
     join_files([folder / "samples.parquet"], folder / "gathered.parquet", symbolic.SAMPLE_SCHEMA)
 
 
+def run_rejection_none(folder: Path) -> None:
+    from loopgen import symbolic
+    from loopgen.tables import join_files
+
+    n_keep = symbolic.training_split_size(folder / "codes.parquet")
+    join_files([folder / "samples.parquet"], folder / "none.parquet", symbolic.SAMPLE_SCHEMA, limit=n_keep)
+
+
 def run_score_phrases(folder: Path) -> None:
     from loopgen import detector
     from loopgen.models.loop_detector import LoopDetector, LoopDetectorConfig
@@ -330,28 +338,30 @@ def _loopnet_fad(folder: Path) -> None:
 
     p = paper_config()["loopnet"]
     real = loopnet.read_segment_audio(_shards(folder, "segments"), split="test")
-    reference = from_pcm(real.pcm)
+    reference = real.pcm
     sets = {}
     for name in (*loopnet.VARIANTS, loopnet.GRIFFIN_LIM):
         table = loopnet.read_set(folder / f"sets/{name}.parquet")
-        sets[name] = from_pcm(loopnet.pcm_matrix(table))
+        sets[name] = loopnet.pcm_matrix(table)
+        del table
     embedding = fad.make_embedding(None, p["fad_seeds"][:1], p["fad_example_hop_s"], "cpu", p["fad_peak_normalise"])
     fad.fad_sets(embedding, reference, sets, p["fad_bootstrap"])
+    del sets
     fad.fad_sets(embedding, reference, fad.reference_sets(reference), p["fad_bootstrap"])
-    fad.degradation_check(embedding, reference, reference[: p["fad_check_clips"]])
+    fad.degradation_check(embedding, reference, from_pcm(reference[: p["fad_check_clips"]]))
 
 
 def run_loopnet_gates(folder: Path) -> None:
     from loopgen import loopnet
-    from loopgen.audio.segments import from_pcm
 
     settings = loopnet.settings(paper_config()["loopnet"])
     real = loopnet.read_segment_audio(_shards(folder, "segments"), split="test")
-    target = from_pcm(real.pcm)
+    target = real.pcm
     for variant in settings["variants"]:
         table = loopnet.read_set(folder / f"sets/{variant}.parquet")
+        output = loopnet.pcm_matrix(table)
+        del table
         _, spec = loopnet.variant_setup(variant, settings)
-        output = from_pcm(loopnet.pcm_matrix(table))
         loopnet.gate_row(
             variant, spec, output, target, real.loop_id, settings["gate_loss_ratio"], settings["gate_rms_db"]
         )
@@ -431,15 +441,27 @@ CASES = {
         "loops",
         run_evaluate_symbolic,
     ),
-    # join_files reads the chunk's whole table (roll 916 B, id ~20 B, score 4 B) per generated loop
-    # (0.8 of the loops: sampling.n_samples null, sampling.chunks 1).
+    # join_files copies a row group at a time (<= 65,536 loops, ~60 MB: a fixed part); before issue
+    # 13 it read the chunk's whole table (roll 916 B, id ~20 B, score 4 B a generated loop, 0.8 of
+    # the loops: sampling.n_samples null, sampling.chunks 1) and wrote it (~2 x that).
     "gather_samples": Case(
-        "gather_samples", "loop", LOOPS, 0.8 * 945, (40_000, 80_000, 160_000), "loops", run_gather_samples
+        "gather_samples", "loop", LOOPS, 0.0, (40_000, 80_000, 160_000), "loops", run_gather_samples
+    ),
+    # the same copy, of the first n_keep (= the training split) plain samples.
+    "rejection_none": Case(
+        "rejection_none", "loop", LOOPS, 0.0, (40_000, 80_000, 160_000), "loops", run_rejection_none
     ),
     # score_phrase_shard: the phrase table (roll 916 B, corr 116 B, ids ~80 B, ints 16 B), the packed
-    # rolls (912 B when the table has several row groups), scores, and the kept loops' copy.
+    # rolls (912 B when the table has several row groups), scores, and the kept loops' copy; the
+    # scoring scratch (~13 KB a phrase) is per batch of 65,536 phrases, so sizes start above that.
     "score_phrases": Case(
-        "score_phrases", "phrase", PHRASES_PER_SHARD, 2.1 * KB, (20_000, 40_000, 80_000), "phrases", run_score_phrases
+        "score_phrases",
+        "phrase",
+        PHRASES_PER_SHARD,
+        2.1 * KB,
+        (80_000, 120_000, PHRASES_PER_SHARD),
+        "phrases",
+        run_score_phrases,
     ),
     # read_segment_audio: int16 PCM (59,076 B) + ids as Python str (~250 B); features: 4 x 116
     # frames float32 (1.9 KB) in the table, stacked, and indexed (3 copies) + globals.
@@ -453,36 +475,40 @@ CASES = {
         run_train_loopnet,
         (lambda f: run_train_loopnet(f, n_step=32), 2_000),
     ),
-    # test features (6.5 KB) and PCM (59 KB, read but unused), the synthesis in float32 (118 KB,
-    # batches then their concatenation: 2 x), int16 (59 KB), and the Arrow table written (59 KB).
+    # test features (6.5 KB) and PCM (59 KB, read but unused), int16 chunks (59 KB) and their
+    # concatenation (59 KB); the Arrow column is on that array. Before issue 13: the synthesis in
+    # float32 (batches and their concatenation, 2 x 118 KB), to_pcm's float32 work (2 x 118 KB),
+    # int16 (59 KB) and a copied Arrow column (59 KB): ~480 KB.
     "synthesize_test": Case(
         "synthesize_test",
         "test segment",
         TEST_SEGMENTS,
-        6_500 + 59_076 * 6,
+        6_500 + 59_076 * 3,
         (250, 500, 1_000),
         "test_segments",
         run_synthesize_test,
     ),
-    # real PCM (59 KB) + float32 reference (118 KB) + 6 sets as float32 (6 x 118 KB) held; reading a
-    # set (Arrow 59 KB + int16 59 KB); reference_sets: float64 noise (236 KB), its float32 (118 KB)
-    # and sosfiltfilt's float64 work (~2 x 236 KB) with its float32 result (118 KB).
+    # real PCM (59 KB) + 6 sets as int16 (6 x 59 KB), the last one read as Arrow (59 KB) too; then
+    # reference_sets' two float32 sets (2 x 118 KB). Before issue 13: a float32 reference and 6
+    # float32 sets (7 x 118 KB) held, a whole-set peak-normalised copy in each embedding (118 KB),
+    # and reference_sets' float64 noise and filter work (~3 x 236 KB): ~1.7 MB a test segment.
     "loopnet_fad": Case(
         "loopnet_fad",
         "test segment",
         TEST_SEGMENTS,
-        59_076 * (3 + 12 + 4 + 2 + 8 + 2),
-        (100, 200, 400),
+        59_076 * 8,
+        (60, 120, 240),
         "test_segments",
         _loopnet_fad,
     ),
-    # real PCM (59 KB), float32 target (118 KB); a variant's table, int16 and float32 output
-    # (59 + 59 + 118 KB); ac_rms's float64 copies of output and target (2 x 236 KB, one at a time).
+    # real PCM (59 KB); a variant's table and its int16 matrix (59 + 59 KB). Before issue 13: a float32
+    # target (118 KB), the variant's float32 output (118 KB) and ac_rms's float64 copies of the whole
+    # output and target (up to 3 x 236 KB at once): ~1 MB a test segment.
     "loopnet_gates": Case(
         "loopnet_gates",
         "test segment",
         TEST_SEGMENTS,
-        59_076 * (1 + 2 + 1 + 1 + 2 + 8),
+        59_076 * 3,
         (100, 200, 400),
         "test_segments",
         run_loopnet_gates,

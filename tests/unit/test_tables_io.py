@@ -93,3 +93,16 @@ def test_join_files_concatenates_in_order_and_keeps_row_groups(tmp_path, monkeyp
     assert max(joined.metadata.row_group(i).num_rows for i in range(joined.metadata.num_row_groups)) == 100
     tables.join_files([], tmp_path / "none.parquet", ROLLS)
     assert pq.read_table(tmp_path / "none.parquet").num_rows == 0
+
+
+def test_join_files_with_a_limit_copies_the_first_rows_across_files_and_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 100)
+    parts = [roll_table(n, seed=n) for n in (150, 70)]
+    for i, part in enumerate(parts):
+        write_table(part, tmp_path / f"part-{i}.parquet", ROLLS)
+    paths = [tmp_path / f"part-{i}.parquet" for i in range(2)]
+    everything = pa.concat_tables(parts)
+    for limit in (0, 30, 100, 180, 500):
+        written = tables.join_files(paths, tmp_path / f"head-{limit}.parquet", ROLLS, limit=limit)
+        assert written == min(limit, 220)
+        assert pq.read_table(tmp_path / f"head-{limit}.parquet").equals(everything.slice(0, written))
