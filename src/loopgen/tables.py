@@ -85,18 +85,22 @@ def read_table(path: str | os.PathLike, schema: pa.Schema, columns: list[str] | 
 
 
 def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[str] | None = None) -> pa.Table:
-    """The first `n` rows of a Parquet file, reading only the row groups that hold them (a
-    paper-scale sample file is 686 MB; listening to 10 of its loops should not read it all)."""
+    """The first `n` rows of a Parquet file, streamed: only the pages that hold them are read and
+    decoded (a paper-scale sample file is 686 MB, and one row group of audio is 128 MB; listening
+    to 10 loops or plotting one bar should read neither whole)."""
     columns = columns or schema.names
-    file = pq.ParquetFile(path)
+    file = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
     _check_columns(path, file.schema_arrow, schema, columns)
-    groups, rows = [], 0
-    while rows < n and len(groups) < file.metadata.num_row_groups:
-        rows += file.metadata.row_group(len(groups)).num_rows
-        groups.append(len(groups))
-    if not groups:
+    batches, rows = [], 0
+    if n > 0:
+        for batch in file.iter_batches(batch_size=min(n, ROW_GROUP_ROWS), columns=columns):
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= n:
+                break
+    if not batches:
         return pa.schema([file.schema_arrow.field(c) for c in columns]).empty_table()
-    return file.read_row_groups(groups, columns=columns).slice(0, n)
+    return pa.Table.from_batches(batches).slice(0, n)
 
 
 def join_files(paths, path: str | os.PathLike, schema: pa.Schema, limit: int | None = None) -> int:

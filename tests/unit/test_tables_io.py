@@ -50,7 +50,9 @@ def test_head_read_reads_only_the_first_row_group(tmp_path, monkeypatch):
     path = tmp_path / "samples.parquet"
     write_table(table, path, ROLLS)
     real_parquet_file = pq.ParquetFile
-    monkeypatch.setattr(tables.pq, "ParquetFile", lambda p: real_parquet_file(pa.PythonFile(CountingFile(p, "rb"))))
+    monkeypatch.setattr(
+        tables.pq, "ParquetFile", lambda p, **kw: real_parquet_file(pa.PythonFile(CountingFile(p, "rb")), **kw)
+    )
 
     head = read_head(path, ROLLS, 10)
     assert head.equals(table.slice(0, 10))
@@ -59,6 +61,21 @@ def test_head_read_reads_only_the_first_row_group(tmp_path, monkeypatch):
     assert read_head(path, ROLLS, 10_000).num_rows == 4000
     assert read_head(path, ROLLS, 0).num_rows == 0
     assert read_head(path, ROLLS, 3, columns=["sample_id"]).column_names == ["sample_id"]
+
+
+def test_head_read_streams_the_pages_of_a_large_row_group(tmp_path, monkeypatch):
+    """One row group of paper-scale audio is 128 MB; a head read of it reads a few MB (issue 13)."""
+    table = roll_table(30_000)  # ~27 MB of rolls in one row group
+    path = tmp_path / "one-group.parquet"
+    write_table(table, path, ROLLS)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 1
+    real_parquet_file = pq.ParquetFile
+    CountingFile.bytes_read = 0
+    monkeypatch.setattr(
+        tables.pq, "ParquetFile", lambda p, **kw: real_parquet_file(pa.PythonFile(CountingFile(p, "rb")), **kw)
+    )
+    assert read_head(path, ROLLS, 5).equals(table.slice(0, 5))
+    assert CountingFile.bytes_read < path.stat().st_size / 3
 
 
 def test_head_read_checks_the_schema(tmp_path):
