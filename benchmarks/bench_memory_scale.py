@@ -10,7 +10,7 @@ per item read from the code (ANALYTIC, derivations beside each case) and project
 full-scale size. The last table sets that projection against the rule's mem_mb as `snakemake -n`
 plans it with config/paper.yaml, flagged above 60 %.
 
-Trainings: their memory does not grow with steps, and a full epoch at these sizes would take hours
+Trainings (and FAD's embeddings): their memory does not grow with steps, and a full epoch at these sizes would take hours
 on a CPU. So a training case runs the real training function with epochs=0 (every data step:
 reading, splitting, fingerprinting, the trainer's tensors; no optimisation step), and a second
 case, `<rule>+step`, runs one real epoch at the paper batch size on a small set. The projection
@@ -18,8 +18,12 @@ adds the step's extra peak (its run minus the data fit at its size) to the data 
 bound, as it stacks the data loading's transients on the step's activations. On a GPU the step's
 activations live on the device, so the host needs less than projected here.
 
-LoopNet's FAD runs its embedding with one of the config's random VGGish networks (the others are
-the same size: weights only, a fixed part); its data part is what this measures.
+LoopNet's FAD is measured the same way: the audio it holds (the test set, six synthesized sets,
+the two reference sets) at three sizes, and its embeddings as the step, on 60 test segments with
+one of the config's random VGGish networks (the others add only their weights, ~300 MB each on
+the CPU). Where one run's peak is its fixed part (a model's activations freed before the data
+grew into that memory), sizes are chosen so the data exceed it; synthesize_test is measured at the
+full test set.
 
     PYTHONPATH=src nice -n 5 .venv/bin/python benchmarks/bench_memory_scale.py [--cases ...] [--scale 1]
 """
@@ -330,8 +334,9 @@ def run_synthesize_test(folder: Path) -> None:
     )
 
 
-def _loopnet_fad(folder: Path) -> None:
-    """workflow/scripts/loopnet_fad.py with one of the config's random VGGish networks."""
+def _loopnet_fad(folder: Path, embed: bool = False) -> None:
+    """workflow/scripts/loopnet_fad.py: the audio it holds, and with `embed` the embeddings (one of
+    the config's random VGGish networks: the others add only their weights)."""
     from loopgen import loopnet
     from loopgen.audio.segments import from_pcm
     from loopgen.evaluation import fad
@@ -345,10 +350,13 @@ def _loopnet_fad(folder: Path) -> None:
         sets[name] = loopnet.pcm_matrix(table)
         del table
     embedding = fad.make_embedding(None, p["fad_seeds"][:1], p["fad_example_hop_s"], "cpu", p["fad_peak_normalise"])
-    fad.fad_sets(embedding, reference, sets, p["fad_bootstrap"])
+    if embed:
+        fad.fad_sets(embedding, reference, sets, p["fad_bootstrap"])
     del sets
-    fad.fad_sets(embedding, reference, fad.reference_sets(reference), p["fad_bootstrap"])
-    fad.degradation_check(embedding, reference, from_pcm(reference[: p["fad_check_clips"]]))
+    references = fad.reference_sets(reference)
+    if embed:
+        fad.fad_sets(embedding, reference, references, p["fad_bootstrap"])
+        fad.degradation_check(embedding, reference, from_pcm(reference[: p["fad_check_clips"]]))
 
 
 def run_loopnet_gates(folder: Path) -> None:
@@ -484,7 +492,7 @@ CASES = {
         "test segment",
         TEST_SEGMENTS,
         6_500 + 59_076 * 3,
-        (250, 500, 1_000),
+        (2_500, TEST_SEGMENTS),
         "test_segments",
         run_synthesize_test,
     ),
@@ -497,9 +505,10 @@ CASES = {
         "test segment",
         TEST_SEGMENTS,
         59_076 * 8,
-        (60, 120, 240),
+        (500, 1_000, 2_000),
         "test_segments",
         _loopnet_fad,
+        (lambda f: _loopnet_fad(f, embed=True), 60),
     ),
     # real PCM (59 KB); a variant's table and its int16 matrix (59 + 59 KB). Before issue 13: a float32
     # target (118 KB), the variant's float32 output (118 KB) and ac_rms's float64 copies of the whole
@@ -509,7 +518,7 @@ CASES = {
         "test segment",
         TEST_SEGMENTS,
         59_076 * 3,
-        (100, 200, 400),
+        (500, 1_000, 2_000),
         "test_segments",
         run_loopnet_gates,
     ),
@@ -519,7 +528,7 @@ CASES = {
         "test segment",
         TEST_SEGMENTS,
         59_076 + 300,
-        (250, 500, 1_000),
+        (1_000, 2_000, TEST_SEGMENTS),
         "test_segments",
         run_evaluate_loopnet,
     ),

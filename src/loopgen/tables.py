@@ -103,6 +103,15 @@ def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[
     return pa.Table.from_batches(batches).slice(0, n)
 
 
+def iter_row_groups(path: str | os.PathLike, schema: pa.Schema, columns: list[str] | None = None):
+    """A Parquet file's row groups as tables, one at a time (memory: one row group), after checking
+    that its columns have the expected types."""
+    file = pq.ParquetFile(path)
+    _check_columns(path, file.schema_arrow, schema, columns)
+    for group in range(file.num_row_groups):
+        yield file.read_row_group(group, columns=columns or schema.names)
+
+
 def join_files(paths, path: str | os.PathLike, schema: pa.Schema, limit: int | None = None) -> int:
     """Parquet files of one schema, in order, as one file written via a temporary name; with
     `limit`, only their first `limit` rows. Read and written a row group at a time (memory: one
@@ -115,12 +124,9 @@ def join_files(paths, path: str | os.PathLike, schema: pa.Schema, limit: int | N
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for part in paths:
-                file = pq.ParquetFile(part)
-                _check_columns(part, file.schema_arrow, schema, None)
-                for group in range(file.num_row_groups):
+                for table in iter_row_groups(part, schema):
                     if limit is not None and written >= limit:
                         break
-                    table = file.read_row_group(group, columns=schema.names)
                     if limit is not None:
                         table = table.slice(0, limit - written)
                     writer.write_table(table.cast(schema), row_group_size=row_group_rows(table))
