@@ -346,9 +346,7 @@ def _loopnet_fad(folder: Path, embed: bool = False) -> None:
     reference = real.pcm
     sets = {}
     for name in (*loopnet.VARIANTS, loopnet.GRIFFIN_LIM):
-        table = loopnet.read_set(folder / f"sets/{name}.parquet")
-        sets[name] = loopnet.pcm_matrix(table)
-        del table
+        sets[name] = loopnet.read_set_audio(folder / f"sets/{name}.parquet")[2]
     embedding = fad.make_embedding(None, p["fad_seeds"][:1], p["fad_example_hop_s"], "cpu", p["fad_peak_normalise"])
     if embed:
         fad.fad_sets(embedding, reference, sets, p["fad_bootstrap"])
@@ -366,9 +364,7 @@ def run_loopnet_gates(folder: Path) -> None:
     real = loopnet.read_segment_audio(_shards(folder, "segments"), split="test")
     target = real.pcm
     for variant in settings["variants"]:
-        table = loopnet.read_set(folder / f"sets/{variant}.parquet")
-        output = loopnet.pcm_matrix(table)
-        del table
+        output = loopnet.read_set_audio(folder / f"sets/{variant}.parquet")[2]
         _, spec = loopnet.variant_setup(variant, settings)
         loopnet.gate_row(
             variant, spec, output, target, real.loop_id, settings["gate_loss_ratio"], settings["gate_rms_db"]
@@ -436,7 +432,7 @@ CASES = {
         "loop",
         LOOPS,
         0.8 * (912 + 960 + 940),
-        (40_000, 80_000, 160_000),
+        (160_000, 320_000, 480_000),
         "loops",
         run_symbolic_set_metrics,
     ),
@@ -445,7 +441,7 @@ CASES = {
         "loop",
         LOOPS,
         0.8 * (912 + 960) + 60,
-        (40_000, 80_000, 160_000),
+        (160_000, 320_000, 480_000),
         "loops",
         run_evaluate_symbolic,
     ),
@@ -453,11 +449,11 @@ CASES = {
     # 13 it read the chunk's whole table (roll 916 B, id ~20 B, score 4 B a generated loop, 0.8 of
     # the loops: sampling.n_samples null, sampling.chunks 1) and wrote it (~2 x that).
     "gather_samples": Case(
-        "gather_samples", "loop", LOOPS, 0.0, (40_000, 80_000, 160_000), "loops", run_gather_samples
+        "gather_samples", "loop", LOOPS, 0.0, (160_000, 320_000, LOOPS), "loops", run_gather_samples
     ),
     # the same copy, of the first n_keep (= the training split) plain samples.
     "rejection_none": Case(
-        "rejection_none", "loop", LOOPS, 0.0, (40_000, 80_000, 160_000), "loops", run_rejection_none
+        "rejection_none", "loop", LOOPS, 0.0, (160_000, 320_000, LOOPS), "loops", run_rejection_none
     ),
     # score_phrase_shard: the phrase table (roll 916 B, corr 116 B, ids ~80 B, ints 16 B), the packed
     # rolls (912 B when the table has several row groups), scores, and the kept loops' copy; the

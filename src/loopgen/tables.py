@@ -84,22 +84,33 @@ def read_table(path: str | os.PathLike, schema: pa.Schema, columns: list[str] | 
     return pq.read_table(path, columns=columns or schema.names)
 
 
+def iter_batches(
+    path: str | os.PathLike, schema: pa.Schema, columns: list[str] | None = None, batch_size: int = 65_536
+):
+    """Record batches of a Parquet file, streamed page by page (no whole row group is read or
+    decoded at once; a row group of audio is 128 MB), after checking the columns' types."""
+    columns = columns or schema.names
+    file = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
+    _check_columns(path, file.schema_arrow, schema, columns)
+    yield from file.iter_batches(batch_size=batch_size, columns=columns)
+
+
 def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[str] | None = None) -> pa.Table:
     """The first `n` rows of a Parquet file, streamed: only the pages that hold them are read and
     decoded (a paper-scale sample file is 686 MB, and one row group of audio is 128 MB; listening
     to 10 loops or plotting one bar should read neither whole)."""
     columns = columns or schema.names
-    file = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
-    _check_columns(path, file.schema_arrow, schema, columns)
     batches, rows = [], 0
     if n > 0:
-        for batch in file.iter_batches(batch_size=min(n, ROW_GROUP_ROWS), columns=columns):
+        for batch in iter_batches(path, schema, columns, min(n, ROW_GROUP_ROWS)):
             batches.append(batch)
             rows += batch.num_rows
             if rows >= n:
                 break
+    else:
+        _check_columns(path, pq.read_schema(path), schema, columns)
     if not batches:
-        return pa.schema([file.schema_arrow.field(c) for c in columns]).empty_table()
+        return pa.schema([schema.field(c) for c in columns]).empty_table()
     return pa.Table.from_batches(batches).slice(0, n)
 
 

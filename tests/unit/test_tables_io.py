@@ -123,3 +123,19 @@ def test_join_files_with_a_limit_copies_the_first_rows_across_files_and_row_grou
         written = tables.join_files(paths, tmp_path / f"head-{limit}.parquet", ROLLS, limit=limit)
         assert written == min(limit, 220)
         assert pq.read_table(tmp_path / f"head-{limit}.parquet").equals(everything.slice(0, written))
+
+
+def test_a_synthesized_set_reads_back_in_batches_as_written(tmp_path, monkeypatch):
+    from loopgen import loopnet
+    from loopgen.loopnet import synth
+
+    monkeypatch.setattr(synth, "SET_READ_BATCH", 3)
+    pcm = np.random.default_rng(1).integers(-3000, 3000, (7, synth.N_SAMPLES), dtype=np.int16)
+    ids = [f"loop{i}:0" for i in range(7)]
+    loopnet.write_set(ids, ids, "MULTI", pcm, tmp_path / "set.parquet", tmp_path / "wavs", n_wavs=0)
+    name, read_ids, audio = loopnet.read_set_audio(tmp_path / "set.parquet")
+    assert name == "MULTI" and read_ids == ids
+    np.testing.assert_array_equal(audio, pcm)
+    loopnet.write_set(ids[:2], ids[:2], "WAV", pcm[:2, :100], tmp_path / "short.parquet", tmp_path / "w", n_wavs=0)
+    with pytest.raises(ValueError, match="samples"):
+        loopnet.read_set_audio(tmp_path / "short.parquet")

@@ -23,12 +23,10 @@ if len(real.segment_id) < 2:
 reference = real.pcm
 sets = {}
 for path in snakemake.input.sets:
-    table = loopnet.read_set(path)
-    name, ids = table["set"][0].as_py(), table["segment_id"].to_pylist()
+    name, ids, pcm = loopnet.read_set_audio(path)
     if ids != real.segment_id:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
-    sets[name] = loopnet.pcm_matrix(table)
-    del table
+    sets[name] = pcm
 
 embedding = fad.make_embedding(
     p.vggish_checkpoint, p.seeds, p.example_hop_s, rule_device(snakemake), p.peak_normalise, p.embedding

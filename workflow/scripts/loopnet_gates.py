@@ -16,11 +16,9 @@ real = loopnet.read_segment_audio(snakemake.input.segments, split="test")
 target = real.pcm  # int16, as every output below: gate_row converts a batch at a time (README, paper scale)
 rows = []
 for variant, path in zip(p.variants, snakemake.input.sets):
-    table = loopnet.read_set(path)
-    if table["segment_id"].to_pylist() != real.segment_id:
+    _, ids, output = loopnet.read_set_audio(path)
+    if ids != real.segment_id:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
-    output = loopnet.pcm_matrix(table)
-    del table
     _, spec = loopnet.variant_setup(variant, p.settings)
     row = loopnet.gate_row(
         variant,

@@ -142,5 +142,30 @@ def read_set(path) -> pa.Table:
     return read_table(path, SYNTH_SCHEMA)
 
 
+SET_READ_BATCH = 256  # rows decoded at a time (~15 MB of audio)
+
+
+def read_set_audio(path) -> tuple[str | None, list[str], np.ndarray]:
+    """A synthesized set's name, segment ids and (N, N_SAMPLES) int16 audio, decoded
+    SET_READ_BATCH rows at a time into one array. Decoding a whole list<int16> table needs several
+    times its audio at once (measured: ~7x), which at paper scale (290 MB a set) is what pushed
+    loopnet_fad and loopnet_gates over their memory (issue 13)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from loopgen.tables import iter_batches
+
+    pcm = np.empty((pq.read_metadata(path).num_rows, N_SAMPLES), np.int16)
+    name, ids = None, []
+    for batch in iter_batches(path, SYNTH_SCHEMA, ["segment_id", "set", "pcm"], SET_READ_BATCH):
+        lengths = np.asarray(pc.fill_null(pc.list_value_length(batch["pcm"]), -1))
+        if np.any(lengths != N_SAMPLES):
+            raise ValueError(f"{path}: every segment must have {N_SAMPLES} samples; rerun its rule")
+        pcm[len(ids) : len(ids) + batch.num_rows] = np.asarray(batch["pcm"].flatten(), np.int16).reshape(-1, N_SAMPLES)
+        name = name or (batch["set"][0].as_py() if batch.num_rows else None)
+        ids += batch["segment_id"].to_pylist()
+    return name, ids, pcm
+
+
 def pcm_matrix(table: pa.Table) -> np.ndarray:
     return _matrix(table["pcm"], N_SAMPLES, np.int16)
