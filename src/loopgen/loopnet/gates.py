@@ -87,6 +87,7 @@ def gate_row(
 
     from loopgen.audio.segments import float_audio
     from loopgen.loopnet.losses import waveform_loss
+    from loopgen.memory import trim_heap
 
     if len(output) != len(target) or len(target) < 2:
         raise ValueError(f"{variant}: {len(output)} outputs for {len(target)} test bars (need equal counts, >= 2)")
@@ -111,6 +112,7 @@ def gate_row(
                 lsd[f"lsd_{name}_db"].append(values.numpy())
             for name, values in _band_lsd(alt, tgt, sample_rate).items():
                 lsd[f"lsd_{name}_db_other_real"].append(values.numpy())
+            trim_heap()  # the batch's STFT buffers are freed: without this RSS grows ~0.3 MB a bar
     own, wrong = np.concatenate(own), np.concatenate(wrong)
     test_loss, silence_loss = float(np.mean(losses)), float(np.mean(silences))
     rms_out, rms_target = np.concatenate(rms_out), np.concatenate(rms_target)
