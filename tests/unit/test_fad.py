@@ -206,3 +206,32 @@ def test_embedding_int16_pcm_equals_embedding_its_float_clips(embedding):
     small_batches = fad.Embedding(embedding.name, embedding.networks, batch_size=4)
     for a, b in zip(small_batches.embed(pcm), embedding.embed(from_pcm(pcm))):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_cdpam_embedding_chunks_a_bar_into_its_first_and_last_second_and_splits_the_halves(monkeypatch):
+    """One encoder pass gives both halves (the benchmark embeds once for both); embed() returns the
+    asked half. A small random encoder stands in for the weights (the chunking is what is tested)."""
+    from loopgen.models import cdpam
+
+    torch.manual_seed(0)
+    small = cdpam.CdpamEncoder(cdpam.CdpamConfig(n_layers=4, base_filters=4, kernel_size=3)).eval()
+    seen = []
+
+    def encoder(x):
+        seen.append(x.clone())
+        return small(x)
+
+    monkeypatch.setattr(cdpam, "load_cdpam", lambda device="cpu": encoder)
+    clips = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 29538)).astype(np.float32)
+    acoustic = fad.CdpamEmbedding("acoustic", batch_size=4)
+    halves = acoustic.embed_halves(clips)
+    chunks = torch.cat(seen)
+    assert chunks.shape == (6, cdpam.SAMPLE_RATE)  # two 1-s chunks a 1.85-s bar, at 22.05 kHz
+    # Chunk 2i is bar i's first second, 2i+1 its last: they overlap by ~0.15 s of the bar.
+    overlap = 2 * cdpam.SAMPLE_RATE - -(-29538 * cdpam.SAMPLE_RATE // 16000)  # resample_poly's length: ceil
+    torch.testing.assert_close(chunks[0, -overlap + 50 : -50], chunks[1, 50 : overlap - 50])
+    assert float(chunks.abs().max()) > 16000  # peak-normalised to 1, then int16 scale
+    assert halves[0].shape == halves[1].shape == (6, 4)  # 8 channels after 4 layers, split in two
+    np.testing.assert_allclose(acoustic.embed(clips)[0], halves[0])
+    np.testing.assert_allclose(fad.CdpamEmbedding("content", batch_size=4).embed(clips)[0], halves[1])
+    assert not np.allclose(halves[0], halves[1])

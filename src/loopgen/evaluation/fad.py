@@ -150,6 +150,12 @@ class CdpamEmbedding:
         self.name = f"CDPAM {self.half} (trained weights of the cdpam 0.0.6 wheel; 2 x 1-s chunks a bar at 22.05 kHz)"
 
     def embed(self, audio: np.ndarray) -> list[np.ndarray]:
+        acoustic, content = self.embed_halves(audio)
+        return [acoustic if self.half == "acoustic" else content]
+
+    def embed_halves(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, samples) float 16 kHz clips -> (acoustic, content) embeddings, each (2N, 512): one
+        encoder pass gives both halves."""
         import torch
         from scipy.signal import resample_poly
 
@@ -162,15 +168,18 @@ class CdpamEmbedding:
         if audio.shape[-1] < SAMPLE_RATE:
             audio = np.pad(audio, ((0, 0), (0, SAMPLE_RATE - audio.shape[-1])))
         chunks = np.stack([audio[:, :SAMPLE_RATE], audio[:, -SAMPLE_RATE:]], axis=1).reshape(-1, SAMPLE_RATE)
-        out = []
+        acoustic, content = [], []
         with torch.inference_mode():
             for start in range(0, len(chunks), self.batch_size):
                 x = torch.from_numpy((chunks[start : start + self.batch_size] * 32768.0).astype(np.float32)).to(
                     self.device
                 )
-                acoustic, content = self.encoder(x)
-                out.append((acoustic if self.half == "acoustic" else content).double().cpu().numpy())
-        return [np.concatenate(out) if out else np.zeros((0, 512))]
+                a, c = self.encoder(x)
+                acoustic.append(a.double().cpu().numpy())
+                content.append(c.double().cpu().numpy())
+        if not acoustic:
+            return np.zeros((0, 512)), np.zeros((0, 512))
+        return np.concatenate(acoustic), np.concatenate(content)
 
 
 EMBEDDINGS = ("vggish", "cdpam-acoustic", "cdpam-content")

@@ -42,6 +42,8 @@ DEFAULTS = {
     "spectral_weight": 1.0,
     "log_spectral_weight": 0.0,
     "norm": "batch",
+    "gate_loss_ratio": 0.8,
+    "gate_rms_db": 6.0,
 }
 
 
