@@ -209,6 +209,16 @@ def _shards(folder: Path, kind: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # The rules' code paths (run in the child process; each mirrors its workflow script)
 # ------------------------------------------------------------------------------------------------
+def _fresh_checkpoints() -> Path:
+    """An empty checkpoint folder, removed when the process ends: a training must not resume an
+    earlier run's last epoch."""
+    import atexit
+
+    folder = tempfile.mkdtemp(prefix="bench-memory-ck-")
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
+
+
 def _epochs(settings, epochs: int):
     return dataclasses.replace(settings, epochs=epochs)
 
@@ -219,7 +229,7 @@ def run_train_vqvae(folder: Path, epochs: int = 0) -> None:
 
     config, settings = symbolic.settings_from(paper_config()["vqvae"], VQVAEConfig, 0)
     loops = symbolic.read_loops(_shards(folder, "loops"))
-    symbolic.train_vqvae(loops, config, _epochs(settings, epochs), folder / f"ck-vqvae-{epochs}", "cpu", run_key="b")
+    symbolic.train_vqvae(loops, config, _epochs(settings, epochs), _fresh_checkpoints(), "cpu", run_key="b")
 
 
 def run_encode_loops(folder: Path) -> None:
@@ -248,7 +258,7 @@ def run_train_prior(folder: Path, epochs: int = 0) -> None:
         file_id[train],
         config,
         _epochs(settings, epochs),
-        folder / f"ck-prior-{epochs}",
+        _fresh_checkpoints(),
         "cpu",
         run_key="b",
     )
@@ -316,7 +326,7 @@ def run_train_loopnet(folder: Path, n_step: int | None = None) -> None:
     # One epoch of `n_step` segments at the paper batch size, beside all the loaded data.
     settings = loopnet.settings(section)
     settings["probe_segments"] = min(settings["probe_segments"], n_step)
-    loopnet.train_loopnet(train.subset(np.arange(n_step)), scaler, "MULTI", settings, 0, folder / "ck-loopnet", "cpu")
+    loopnet.train_loopnet(train.subset(np.arange(n_step)), scaler, "MULTI", settings, 0, _fresh_checkpoints(), "cpu")
 
 
 def run_synthesize_test(folder: Path) -> None:
