@@ -326,7 +326,8 @@ def run_train_loopnet(folder: Path, n_step: int | None = None) -> None:
     # One epoch of `n_step` segments at the paper batch size, beside all the loaded data.
     settings = loopnet.settings(section)
     settings["probe_segments"] = min(settings["probe_segments"], n_step)
-    loopnet.train_loopnet(train.subset(np.arange(n_step)), scaler, "MULTI", settings, 0, _fresh_checkpoints(), "cpu")
+    step_set = train.subset(np.arange(min(n_step, len(train))))
+    loopnet.train_loopnet(step_set, scaler, "MULTI", settings, 0, _fresh_checkpoints(), "cpu")
 
 
 def run_synthesize_test(folder: Path) -> None:
