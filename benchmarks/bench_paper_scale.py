@@ -216,13 +216,20 @@ def rule_fraction(rule: str, fractions: dict[str, float]) -> float:
 
 def paper_job_counts(workdir: Path) -> dict[str, int]:
     """Jobs per rule of the full paper config (snakemake -n; the demo dirs stand in for the dumps)."""
+    table = paper_dry_run(workdir).split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def paper_dry_run(workdir: Path) -> str:
+    """`snakemake -n all` with the full paper config (config.yaml + config/paper.yaml), the demo dirs
+    standing in for the dumps: every job with its resources (`declared`) and the job stats."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
     update_config(config, {"midi": {"raw_dir": "resources/demo/lmd"}, "audio": {"raw_dir": "resources/demo/looperman"}})
     folder = workdir / "paper-dry-run"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    out = subprocess.run(
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -240,8 +247,6 @@ def paper_job_counts(workdir: Path) -> dict[str, int]:
         text=True,
         check=True,
     ).stdout
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def project(rule, runs, jobs_full: int, floor: dict) -> dict:

@@ -53,13 +53,16 @@ rule train_loopnet:
     # costs 5-13%), so ~1.5 h an epoch on a core: it asks for a GPU, where an epoch should take
     # minutes (an estimate: no GPU was at hand). A checkpoint is written every epoch, so a job
     # killed at its time limit (RESUMABLE_RUNTIME) resumes where it stopped when Slurm runs it again.
+    # Memory (benchmarks/bench_memory_scale.py, measured on a CPU): 0.4 GB fixed + 83 KB a train
+    # segment (3.7 GB for 44,140: the int16 audio is needed for the targets) + one step of batch 16
+    # on the CPU (1.4 GB) = 5.2 GB, 87 % of the 6000 this asked before.
     # One thread: a second one went unused (demo: 0.9-1.0 CPU-s per second with 2), and on 2 cores
     # two variants then train at once. On a CPU-only node: --set-threads train_loopnet=8 (README).
     threads: 1
     resources:
         gpu=1,
         gpu_mem_mb=4000,
-        mem_mb=6000,
+        mem_mb=10000,
         runtime=RESUMABLE_RUNTIME,
     params:
         settings={key: LOOPNET[key] for key in LOOPNET_TRAINING},

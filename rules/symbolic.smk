@@ -121,11 +121,14 @@ rule train_prior:
         "../envs/loopgen.yaml"
     # Paper scale: 570k sequences x 31 tokens x 100 epochs through a 7.95M-weight LSTM
     # (~0.8 PFLOP per epoch): a few hours on one GPU; not practical on CPU. Resumes per epoch.
+    # Memory (benchmarks/bench_memory_scale.py, measured on a CPU): 0.5 GB fixed + 0.9 KB a loop
+    # (0.7 GB for 752k) + one step of batch 2048 on the CPU (4.8 GB) = 5.9 GB, 74 % of the 8000
+    # this asked before; on a GPU that step's activations are on the device.
     threads: 1
     resources:
         gpu=1,
         gpu_mem_mb=6000,
-        mem_mb=8000,
+        mem_mb=12000,
         runtime=RESUMABLE_RUNTIME,
     params:
         prior=config["prior"],

@@ -84,37 +84,70 @@ def read_table(path: str | os.PathLike, schema: pa.Schema, columns: list[str] | 
     return pq.read_table(path, columns=columns or schema.names)
 
 
-def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[str] | None = None) -> pa.Table:
-    """The first `n` rows of a Parquet file, reading only the row groups that hold them (a
-    paper-scale sample file is 686 MB; listening to 10 of its loops should not read it all)."""
+def iter_batches(
+    path: str | os.PathLike, schema: pa.Schema, columns: list[str] | None = None, batch_size: int = 65_536
+):
+    """Record batches of a Parquet file, streamed page by page (no whole row group is read or
+    decoded at once; a row group of audio is 128 MB), after checking the columns' types."""
     columns = columns or schema.names
+    file = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
+    _check_columns(path, file.schema_arrow, schema, columns)
+    yield from file.iter_batches(batch_size=batch_size, columns=columns)
+
+
+def read_head(path: str | os.PathLike, schema: pa.Schema, n: int, columns: list[str] | None = None) -> pa.Table:
+    """The first `n` rows of a Parquet file, streamed: only the pages that hold them are read and
+    decoded (a paper-scale sample file is 686 MB, and one row group of audio is 128 MB; listening
+    to 10 loops or plotting one bar should read neither whole)."""
+    columns = columns or schema.names
+    batches, rows = [], 0
+    if n > 0:
+        for batch in iter_batches(path, schema, columns, min(n, ROW_GROUP_ROWS)):
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= n:
+                break
+    else:
+        _check_columns(path, pq.read_schema(path), schema, columns)
+    if not batches:
+        return pa.schema([schema.field(c) for c in columns]).empty_table()
+    return pa.Table.from_batches(batches).slice(0, n)
+
+
+def iter_row_groups(path: str | os.PathLike, schema: pa.Schema, columns: list[str] | None = None):
+    """A Parquet file's row groups as tables, one at a time (memory: one row group), after checking
+    that its columns have the expected types."""
     file = pq.ParquetFile(path)
     _check_columns(path, file.schema_arrow, schema, columns)
-    groups, rows = [], 0
-    while rows < n and len(groups) < file.metadata.num_row_groups:
-        rows += file.metadata.row_group(len(groups)).num_rows
-        groups.append(len(groups))
-    if not groups:
-        return pa.schema([file.schema_arrow.field(c) for c in columns]).empty_table()
-    return file.read_row_groups(groups, columns=columns).slice(0, n)
+    for group in range(file.num_row_groups):
+        yield file.read_row_group(group, columns=columns or schema.names)
 
 
-def join_files(paths, path: str | os.PathLike, schema: pa.Schema) -> None:
-    """Parquet files of one schema, in order, as one file written via a temporary name, one file
-    at a time (memory: the largest input, not the sum). Their row groups are kept."""
+def join_files(paths, path: str | os.PathLike, schema: pa.Schema, limit: int | None = None) -> int:
+    """Parquet files of one schema, in order, as one file written via a temporary name; with
+    `limit`, only their first `limit` rows. Read and written a row group at a time (memory: one
+    row group, ~60 MB of rolls, not a paper-scale file of 570 MB: issue 13), so their row groups
+    are kept. Returns the rows written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
+    written = 0
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for part in paths:
-                table = read_table(part, schema)
-                writer.write_table(table.cast(schema), row_group_size=row_group_rows(table))
-            if not paths:
+                for table in iter_row_groups(part, schema):
+                    if limit is not None and written >= limit:
+                        break
+                    if limit is not None:
+                        table = table.slice(0, limit - written)
+                    writer.write_table(table.cast(schema), row_group_size=row_group_rows(table))
+                    written += table.num_rows
+            if written == 0:
                 writer.write_table(schema.empty_table())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return written
 
 
 def read_tables(paths, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:

@@ -301,3 +301,36 @@ def test_the_real_set_is_the_training_split_never_the_validation_songs(tmp_path)
     from loopgen.symbolic import training_split_size
 
     assert training_split_size(tmp_path / "codes.parquet") == 3  # generated sets' default size
+
+
+def test_sets_read_a_row_group_at_a_time_equal_the_whole_files(tmp_path, monkeypatch):
+    """Several files of several row groups each (issue 13 reads them a row group at a time into
+    one array): the rolls and scores in file and row order, as pyarrow reads the files whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from loopgen import tables
+    from loopgen.evaluation import symbolic_sets
+    from loopgen.symbolic import SAMPLE_SCHEMA
+    from loopgen.tables import write_table
+
+    monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 7)
+    paths = []
+    for i, n in enumerate((20, 0, 9)):
+        packed = random_packed(n, seed=i) if n else np.zeros((0, 912), np.uint8)
+        table = pa.table(
+            {
+                "sample_id": [f"{i}-{j}" for j in range(n)],
+                "roll": pa.array([r.tobytes() for r in packed], pa.binary()),
+                "loop_score": pa.array(np.linspace(0, 1, n), pa.float32()),
+            },
+            schema=SAMPLE_SCHEMA,
+        )
+        write_table(table, tmp_path / f"set-{i}.parquet", SAMPLE_SCHEMA)
+        paths.append(tmp_path / f"set-{i}.parquet")
+    assert pq.ParquetFile(paths[0]).metadata.num_row_groups == 3
+    whole = pa.concat_tables([pq.read_table(p) for p in paths])
+    packed, scores = symbolic_sets._read_rolls_and_scores(paths, SAMPLE_SCHEMA)
+    expected = np.frombuffer(b"".join(whole.column("roll").to_pylist()), np.uint8).reshape(-1, 912)
+    np.testing.assert_array_equal(packed, expected)
+    np.testing.assert_array_equal(scores, whole.column("loop_score").to_numpy().astype(np.float64))

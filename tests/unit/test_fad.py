@@ -177,6 +177,37 @@ def test_cdpam_weights_load_without_running_code_and_give_unit_embeddings():
         cdpam._TensorsOnly(io.BytesIO(pickle.dumps(Evil()))).load()
 
 
+def test_reference_sets_made_in_row_chunks_are_those_of_one_whole_array_pass():
+    """The chunked construction (issue 13: memory) gives exactly the whole-array noise and
+    low-pass, computed here with numpy and scipy directly; int16 PCM gives what its floats give."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from loopgen.audio.segments import from_pcm, to_pcm
+
+    audio = _loops(7, seed=6)
+    rms = np.sqrt(np.mean(np.square(audio, dtype=np.float64), axis=-1, keepdims=True))
+    noise = (np.random.default_rng(0).standard_normal(audio.shape) * rms).astype(np.float32)
+    low = sosfiltfilt(butter(8, 1000.0, "lowpass", fs=SR, output="sos"), audio, axis=-1).astype(np.float32)
+    chunked = list(fad.reference_sets(audio, rows=3).values())
+    np.testing.assert_array_equal(chunked[0], noise)
+    np.testing.assert_array_equal(chunked[1], low)
+    pcm = to_pcm(audio)
+    for a, b in zip(fad.reference_sets(pcm, rows=2).values(), fad.reference_sets(from_pcm(pcm)).values()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_embedding_int16_pcm_equals_embedding_its_float_clips(embedding):
+    from loopgen.audio.segments import from_pcm, to_pcm
+
+    pcm = to_pcm(_loops(6, seed=7))
+    for a, b in zip(embedding.embed(pcm), embedding.embed(from_pcm(pcm))):
+        np.testing.assert_array_equal(a, b)
+    # Normalised a batch at a time: the same clips, up to float32 convolution rounding by batch size.
+    small_batches = fad.Embedding(embedding.name, embedding.networks, batch_size=4)
+    for a, b in zip(small_batches.embed(pcm), embedding.embed(from_pcm(pcm))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_cdpam_embedding_chunks_a_bar_into_its_first_and_last_second_and_splits_the_halves(monkeypatch):
     """One encoder pass gives both halves (the benchmark embeds once for both); embed() returns the
     asked half. A small random encoder stands in for the weights (the chunking is what is tested)."""

@@ -60,6 +60,34 @@ def test_every_variant_maps_controls_to_one_bar_of_audio(variant):
     assert config.in_channels == (36 if variant == "MULTI_NOENV" else 37)
 
 
+def test_synthesize_test_in_chunks_equals_one_pass_over_the_set(monkeypatch):
+    """synthesize_test turns a chunk at a time into int16 (issue 13: memory); the batches, and so
+    the STFT variant's seeded Griffin-Lim phases, must be those of one pass."""
+    from loopgen.audio.segments import to_pcm
+    from loopgen.loopnet import synth
+
+    config, _ = loopnet.variant_setup("STFT", {"base_filters": 4, "griffin_lim_iters": 2})
+    model = WaveUNet(config).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.5)
+    stats = {name: {"min": [0.0] * size, "max": [1.0] * size} for name, size in (("hpcp", 12), ("timbre", 21))}
+    net = loopnet.LoopNet(model, {"variant": "STFT", "feature_stats": stats}, "cpu", griffin_lim_iters=2)
+    rng = np.random.default_rng(0)
+    n = 11
+    test = loopnet.SegmentSet(
+        [f"s{i}" for i in range(n)],
+        ["l"] * n,
+        rng.random((n, 4, 116), dtype=np.float32),
+        rng.random((n, 33), dtype=np.float32),
+        None,
+        None,
+    )
+    whole = to_pcm(net.synthesize(test.frames, net.scaler.scale(test.global_raw), 2))
+    monkeypatch.setattr(synth, "SYNTH_CHUNK", 4)
+    chunked = loopnet.synthesize_test(net, test, batch_size=2)
+    assert chunked.dtype == np.int16 and chunked.shape == (n, config.n_samples)
+    np.testing.assert_array_equal(chunked, whole)
+
+
 @pytest.mark.parametrize("n_samples", [29538, 1001, 777, 64])
 def test_skips_line_up_for_odd_lengths(n_samples):
     config = LoopNetConfig(n_samples=n_samples, base_filters=4)

@@ -76,3 +76,21 @@ def test_segment_shards_hold_one_row_group_per_split_and_a_split_reads_alone(tmp
     train = loopnet.read_segment_audio([tmp_path / "shard.parquet"], split="train")
     assert train.segment_id == ["b:0", "b:1", "c:0"] and train.bar.tolist() == [0, 1, 0]
     np.testing.assert_array_equal(train.pcm, pcm[[3, 0, 2]])
+
+
+def test_gates_of_int16_pcm_are_those_of_its_float_bars(bars):
+    """The workflow passes int16 sets (half the memory of float32) and gate_row converts a batch
+    at a time; every number must be that of the float bars."""
+    from loopgen.audio.segments import from_pcm, to_pcm
+
+    audio, loops = bars
+    output, target = to_pcm(0.5 * np.roll(audio, 100, axis=1)), to_pcm(audio)
+    _, spec = loopnet.variant_setup("MULTI")
+    from_ints = loopnet.gate_row("MULTI", spec, output, target, loops, batch_size=4)
+    from_floats = loopnet.gate_row("MULTI", spec, from_pcm(output), from_pcm(target), loops)
+    assert from_ints.keys() == from_floats.keys()
+    for key, value in from_floats.items():
+        if isinstance(value, float):
+            assert from_ints[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+        else:
+            assert from_ints[key] == value, key

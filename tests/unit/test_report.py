@@ -173,3 +173,21 @@ def test_the_browser_check_sees_what_a_user_would(small_page, tmp_path):
     assert any(p.startswith("request: 404 ") and p.endswith("/img/musegan-samples-0000000.png") for p in problems)
     assert "image does not decode: img/musegan-samples-0000000.png" in problems
     assert any(p.startswith("audio has no metadata: audio/training-0000001.wav") for p in problems)
+
+
+def test_synthesized_sets_read_only_the_wanted_segments(tmp_path):
+    """The page shows a few bars of each 290 MB set (paper scale): only those are decoded."""
+    from loopgen import loopnet
+    from loopgen.report.loopnet import synthesized_sets
+
+    pcm = np.random.default_rng(2).integers(-3000, 3000, (600, 50), dtype=np.int16)
+    ids = [f"loop{i}:0" for i in range(600)]
+    folder = tmp_path / "loopnet" / "test"
+    for name in ("MULTI", "griffin_lim"):
+        loopnet.write_set(ids, ids, name, pcm, folder / f"{name}.parquet", tmp_path / "wavs", n_wavs=0)
+    sets = synthesized_sets(tmp_path, {ids[3], ids[599]})
+    assert list(sets) == ["griffin_lim", "MULTI"]
+    for rows in sets.values():
+        assert sorted(rows) == sorted([ids[3], ids[599]])
+        np.testing.assert_array_equal(rows[ids[599]], pcm[599])
+    assert len(synthesized_sets(tmp_path)["MULTI"]) == 600

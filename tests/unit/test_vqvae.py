@@ -138,6 +138,70 @@ def test_a_dead_code_is_restarted_at_a_batch_vector_and_live_codes_are_not():
     assert torch.linalg.norm(book.embedding[0]) < 0.1  # the live codes only took their EMA step
 
 
+def _dying_codebook(threshold=2.0):
+    """4 codes, threshold 2: codes 1 and 3 are dead (counts 0.5 and 1.5), codes 0 and 2 live."""
+    book = EMACodebook(VQVAEConfig(code_dim=2, codebook_size=4, restart_threshold=threshold))
+    book.embedding.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]]))
+    book.count.copy_(torch.tensor([8.0, 0.5, 8.0, 1.5]))
+    book.vector_sum.copy_(book.embedding * book.count[:, None])
+    return book
+
+
+BATCH = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 10.0], [11.0, 12.0]])
+
+
+def test_restart_puts_the_kth_dead_code_on_the_kth_row_of_a_batch_permutation():
+    # Pinned on the restart as it was before issue 13 (torch.nonzero): the dead codes, in code order,
+    # take the first rows of torch.randperm(len(batch)) drawn from the global generator.
+    book = _dying_codebook()
+    before = {name: getattr(book, name).clone() for name in ("embedding", "count", "vector_sum")}
+    torch.manual_seed(7)
+    order = torch.randperm(len(BATCH))
+    torch.manual_seed(7)
+    assert int(book.restart_dead(BATCH)) == 2
+    assert int(book.last_restarts) == 2
+    assert torch.equal(book.embedding[1], BATCH[order[0]]) and torch.equal(book.embedding[3], BATCH[order[1]])
+    assert torch.equal(book.count, torch.tensor([8.0, 2.0, 8.0, 2.0]))  # dead codes restart at the threshold
+    assert torch.equal(book.vector_sum[1], 2.0 * BATCH[order[0]])  # sum = vector * threshold
+    assert torch.equal(book.vector_sum[3], 2.0 * BATCH[order[1]])
+    for name, old in before.items():  # live codes and their EMA state are untouched
+        assert torch.equal(getattr(book, name)[[0, 2]], old[[0, 2]]), name
+
+
+def test_restart_without_dead_codes_changes_nothing():
+    book = _dying_codebook(threshold=0.25)
+    before = {name: getattr(book, name).clone() for name in ("embedding", "count", "vector_sum")}
+    assert int(book.restart_dead(BATCH)) == 0 and int(book.last_restarts) == 0
+    for name, old in before.items():
+        assert torch.equal(getattr(book, name), old), name
+
+
+def test_restart_draws_distinct_rows_while_the_batch_has_enough_of_them():
+    # Batch smaller than the codebook (4 codes, 3 rows) but not than the 2 dead codes.
+    for seed in range(20):
+        book = _dying_codebook()
+        torch.manual_seed(seed)
+        book.restart_dead(BATCH[:3])
+        rows = [BATCH[:3].tolist().index(book.embedding[code].tolist()) for code in (1, 3)]
+        assert rows[0] != rows[1]
+
+
+def test_restart_draws_with_replacement_when_the_batch_is_smaller_than_the_dead_codes():
+    book = EMACodebook(VQVAEConfig(code_dim=2, codebook_size=4))  # all 4 codes dead
+    assert int(book.restart_dead(BATCH[:2])) == 4
+    for code in book.embedding:
+        assert code.tolist() in BATCH[:2].tolist()
+    assert torch.equal(book.count, torch.ones(4))
+
+
+def test_restart_has_no_data_dependent_shapes_so_no_host_sync():
+    # On CUDA a data-dependent shape (torch.nonzero, len() of a mask's selection) waits for the GPU
+    # every training step. The meta device has no data, so such an operation fails there.
+    book = _dying_codebook().to("meta")
+    book.restart_dead(torch.zeros(6, 2, device="meta"))
+    book.restart_dead(torch.zeros(2, 2, device="meta"))  # the with-replacement case too
+
+
 def test_fresh_codebook_starts_on_batch_encodings():
     book = EMACodebook(VQVAEConfig(code_dim=2, codebook_size=4))
     vectors = torch.arange(20, dtype=torch.float32).view(10, 2)
@@ -266,8 +330,10 @@ def test_read_loops_keeps_rolls_packed_and_reports_bad_rows(tmp_path, caplog):
 def test_the_kept_model_is_the_best_validation_epoch_not_the_last(tmp_path):
     # A learning rate far too high for the last epochs: the best epoch comes early, and the kept
     # weights are that epoch's (saved at the time), not the last ones.
+    # (The seed is one whose run gets worse at the end; seed 5 did until issue 13 changed the
+    # codebook restart's random draws, and since then improves to the last epoch.)
     loops = loop_set(48)
-    settings = TrainSettings(epochs=6, batch_size=8, val_fraction=0.25, seed=5, lr=3.0, lr_min=3.0)
+    settings = TrainSettings(epochs=6, batch_size=8, val_fraction=0.25, seed=2, lr=3.0, lr_min=3.0)
     model, history, is_val, selection = train_vqvae(loops, SMALL, settings, tmp_path / "ck", run_key="t")
     values = [row["val_hamming"] for row in history]
     best_epoch = int(np.argmin(values)) + 1

@@ -18,20 +18,22 @@ p = snakemake.params
 real = loopnet.read_segment_audio(snakemake.input.segments, split="test")
 if len(real.segment_id) < 2:
     raise SystemExit(f"{len(real.segment_id)} test segments in {snakemake.input.segments}: FAD needs at least 2")
-reference = from_pcm(real.pcm)
+# Every set stays int16 (290 MB at paper scale, 580 MB as float32); the embedding converts a batch
+# at a time (README, paper scale: memory).
+reference = real.pcm
 sets = {}
 for path in snakemake.input.sets:
-    table = loopnet.read_set(path)
-    name, ids = table["set"][0].as_py(), table["segment_id"].to_pylist()
+    name, ids, pcm = loopnet.read_set_audio(path)
     if ids != real.segment_id:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
-    sets[name] = from_pcm(loopnet.pcm_matrix(table))
+    sets[name] = pcm
 
 embedding = fad.make_embedding(
     p.vggish_checkpoint, p.seeds, p.example_hop_s, rule_device(snakemake), p.peak_normalise, p.embedding
 )
 log.info("embedding: %s; %d real test segments, sets: %s", embedding.name, len(reference), ", ".join(sets))
 rows = [{**row, "kind": "set"} for row in fad.fad_sets(embedding, reference, sets, p.bootstrap)]
+del sets
 rows += [
     {**row, "kind": "reference"}
     for row in fad.fad_sets(embedding, reference, fad.reference_sets(reference), p.bootstrap)
@@ -45,7 +47,7 @@ for row in rows:
         row["fad_high"],
         row["fad_std"],
     )
-check_rows, monotonic = fad.degradation_check(embedding, reference, reference[: p.check_clips])
+check_rows, monotonic = fad.degradation_check(embedding, reference, from_pcm(reference[: p.check_clips]))
 rows += [{**row, "kind": "degradation"} for row in check_rows]  # fad_low/high are NaN: no bootstrap
 log.info(
     "degradation check on %d clips: %s",

@@ -9,22 +9,21 @@ import csv
 import torch
 
 from loopgen import loopnet
-from loopgen.audio.segments import from_pcm
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 real = loopnet.read_segment_audio(snakemake.input.segments, split="test")
-target = from_pcm(real.pcm)
+target = real.pcm  # int16, as every output below: gate_row converts a batch at a time (README, paper scale)
 rows = []
 for variant, path in zip(p.variants, snakemake.input.sets):
-    table = loopnet.read_set(path)
-    if table["segment_id"].to_pylist() != real.segment_id:
+    _, ids, output = loopnet.read_set_audio(path)
+    if ids != real.segment_id:
         raise SystemExit(f"{path}: its segments are not the test segments of {snakemake.input.segments}; rerun it")
     _, spec = loopnet.variant_setup(variant, p.settings)
     row = loopnet.gate_row(
         variant,
         spec,
-        from_pcm(loopnet.pcm_matrix(table)),
+        output,
         target,
         real.loop_id,
         p.settings["gate_loss_ratio"],

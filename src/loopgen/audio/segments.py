@@ -67,18 +67,28 @@ def from_pcm(pcm: np.ndarray) -> np.ndarray:
     return np.asarray(pcm, dtype=np.float32) / 32767.0
 
 
-def segment_table(segment_ids, loop_ids, bars, splits, pcm: np.ndarray) -> pa.Table:
-    """Build the table straight from one (N, L) int16 array (no per-sample Python objects)."""
+def float_audio(audio: np.ndarray) -> np.ndarray:
+    """Clips as float32 in [-1, 1]: int16 PCM through from_pcm, float clips as they are. Readers of
+    whole sets keep them as int16 and convert a batch at a time (half the memory of float32)."""
+    return from_pcm(audio) if np.asarray(audio).dtype == np.int16 else np.asarray(audio, np.float32)
+
+
+def pcm_column(pcm: np.ndarray) -> pa.Array:
+    """(N, L) int16 -> a list<int16> Arrow column on the array's own buffer (no object per row)."""
     n, length = pcm.shape
     offsets = pa.array(np.arange(0, (n + 1) * length, length, dtype=np.int32))
-    pcm_column = pa.ListArray.from_arrays(offsets, pa.array(pcm.reshape(-1), type=pa.int16()))
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(pcm, np.int16).reshape(-1), type=pa.int16()))
+
+
+def segment_table(segment_ids, loop_ids, bars, splits, pcm: np.ndarray) -> pa.Table:
+    """Build the table straight from one (N, L) int16 array (no per-sample Python objects)."""
     return pa.table(
         [
             pa.array(segment_ids, pa.string()),
             pa.array(loop_ids, pa.string()),
             pa.array(bars, pa.int32()),
             pa.array(splits, pa.string()),
-            pcm_column,
+            pcm_column(pcm),
         ],
         schema=SEGMENT_SCHEMA,
     )

@@ -46,6 +46,7 @@ from loopgen.loopnet.synth import (
     griffin_lim_baseline,
     pcm_matrix,
     read_set,
+    read_set_audio,
     safe_name,
     synthesize_test,
     write_set,

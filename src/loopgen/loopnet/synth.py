@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from loopgen.audio.segments import from_pcm, to_pcm
+from loopgen.audio.segments import from_pcm, pcm_column, to_pcm
 from loopgen.loopnet.data import GlobalScaler, SegmentSet, _matrix, network_inputs
 from loopgen.loopnet.griffin_lim import griffin_lim
 from loopgen.loopnet.losses import stft
@@ -88,7 +88,7 @@ def write_set(
                 "segment_id": pa.array(rows_ids, pa.string()),
                 "loop_id": pa.array(loop_ids, pa.string()),
                 "set": pa.array([set_name] * len(rows_ids), pa.string()),
-                "pcm": pa.array(list(pcm), pa.list_(pa.int16())),
+                "pcm": pcm_column(pcm),  # on the array's buffer: no copy, no object per row
             }
         ),
         parquet_path,
@@ -100,10 +100,26 @@ def write_set(
         sf.write(wav_dir / f"{safe_name(segment_id)}.wav", samples, SAMPLE_RATE, subtype="PCM_16")
 
 
+SYNTH_CHUNK = 256  # about this many segments are synthesized and turned into int16 at a time
+
+
 def synthesize_test(loopnet: LoopNet, test: SegmentSet, batch_size: int = 16) -> np.ndarray:
-    """Every test segment resynthesised from its own features: (N, n_samples) int16."""
-    audio = loopnet.synthesize(test.frames, loopnet.scaler.scale(test.global_raw), batch_size)
-    return to_pcm(audio)
+    """Every test segment resynthesised from its own features: (N, n_samples) int16.
+
+    SYNTH_CHUNK segments at a time, so only one chunk is ever float32 (a paper-scale test set is
+    580 MB as float32 and the conversion needs two more such copies). A chunk is a whole number of
+    batches on any device, so the batches, and with them the STFT variant's Griffin-Lim phases,
+    are those of one call over the whole set."""
+    import math
+
+    step = math.lcm(batch_size, CPU_BATCH)
+    step *= max(1, SYNTH_CHUNK // step)
+    scaled = loopnet.scaler.scale(test.global_raw)
+    chunks = [
+        to_pcm(loopnet.synthesize(test.frames[start : start + step], scaled[start : start + step], batch_size))
+        for start in range(0, len(test), step)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, loopnet.config.n_samples), np.int16)
 
 
 def griffin_lim_baseline(
@@ -124,6 +140,31 @@ def read_set(path) -> pa.Table:
     from loopgen.tables import read_table
 
     return read_table(path, SYNTH_SCHEMA)
+
+
+SET_READ_BATCH = 256  # rows decoded at a time (~15 MB of audio)
+
+
+def read_set_audio(path) -> tuple[str | None, list[str], np.ndarray]:
+    """A synthesized set's name, segment ids and (N, N_SAMPLES) int16 audio, decoded
+    SET_READ_BATCH rows at a time into one array. Decoding a whole list<int16> table needs several
+    times its audio at once (measured: ~7x), which at paper scale (290 MB a set) is what pushed
+    loopnet_fad and loopnet_gates over their memory (issue 13)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from loopgen.tables import iter_batches
+
+    pcm = np.empty((pq.read_metadata(path).num_rows, N_SAMPLES), np.int16)
+    name, ids = None, []
+    for batch in iter_batches(path, SYNTH_SCHEMA, ["segment_id", "set", "pcm"], SET_READ_BATCH):
+        lengths = np.asarray(pc.fill_null(pc.list_value_length(batch["pcm"]), -1))
+        if np.any(lengths != N_SAMPLES):
+            raise ValueError(f"{path}: every segment must have {N_SAMPLES} samples; rerun its rule")
+        pcm[len(ids) : len(ids) + batch.num_rows] = np.asarray(batch["pcm"].flatten(), np.int16).reshape(-1, N_SAMPLES)
+        name = name or (batch["set"][0].as_py() if batch.num_rows else None)
+        ids += batch["segment_id"].to_pylist()
+    return name, ids, pcm
 
 
 def pcm_matrix(table: pa.Table) -> np.ndarray:

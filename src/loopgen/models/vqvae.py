@@ -83,7 +83,8 @@ class EMACodebook(nn.Module):
         # a batch encoding: the codebook starts on the data instead of on random noise.
         self.register_buffer("count", torch.zeros(config.codebook_size))
         self.register_buffer("vector_sum", torch.zeros(config.codebook_size, config.code_dim))
-        self.last_restarts = 0  # codes restarted by the latest update (dead before it)
+        # codes restarted by the latest update (dead before it); a 0-d tensor, read it with int()
+        self.last_restarts: torch.Tensor | int = 0
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the closest code for each row of (N, D), by squared Euclidean distance."""
@@ -108,26 +109,36 @@ class EMACodebook(nn.Module):
         self.restart_dead(flat)
 
     @torch.no_grad()
-    def restart_dead(self, flat: torch.Tensor) -> int:
+    def restart_dead(self, flat: torch.Tensor) -> torch.Tensor:
         """Put every code with count < restart_threshold on a random encoding of the batch.
 
         Its count is set to the threshold and its sum to vector * threshold, so the restarted code
         stays where it was put (embedding = sum / count) until data moves it or it dies again.
+        The k-th dead code (in code order) takes row k of a random permutation of the batch, or,
+        when the batch has fewer rows than there are dead codes, a row drawn with replacement.
+
+        Every shape here is fixed by K and the batch, never by how many codes are dead: a
+        selection like torch.nonzero(dead) would make the host wait for the GPU every training
+        step (issue 13). So a replacement is drawn for every code and kept only where it is dead.
+        Returns the number of restarted codes as a 0-d tensor on the codebook's device (also kept
+        in `last_restarts`); reading it with int() is the one sync, left to the caller.
         """
-        c = self.config
-        dead = torch.nonzero(self.count < c.restart_threshold).flatten()
-        self.last_restarts = len(dead)
-        if len(dead) == 0:
-            return 0
-        if len(flat) >= len(dead):
-            picks = torch.randperm(len(flat), device=flat.device)[: len(dead)]
+        c, n_rows = self.config, len(flat)
+        dead = self.count < c.restart_threshold
+        n_dead = dead.sum()
+        rank = (dead.cumsum(0) - 1).clamp_min(0)  # k for the k-th dead code
+        order = torch.randperm(n_rows, device=flat.device)
+        if n_rows >= c.codebook_size:  # always enough rows for the dead codes: no replacement
+            picks = order[rank]
         else:
-            picks = torch.randint(len(flat), (len(dead),), device=flat.device)
+            with_replacement = torch.randint(n_rows, (c.codebook_size,), device=flat.device)
+            picks = torch.where(n_dead <= n_rows, order[rank.clamp_max(n_rows - 1)], with_replacement[rank])
         vectors = flat[picks]
-        self.embedding[dead] = vectors
-        self.count[dead] = c.restart_threshold
-        self.vector_sum[dead] = vectors * c.restart_threshold
-        return len(dead)
+        self.embedding.copy_(torch.where(dead[:, None], vectors, self.embedding))
+        self.count.copy_(torch.where(dead, torch.full_like(self.count, c.restart_threshold), self.count))
+        self.vector_sum.copy_(torch.where(dead[:, None], vectors * c.restart_threshold, self.vector_sum))
+        self.last_restarts = n_dead
+        return n_dead
 
 
 class VQVAE(nn.Module):

@@ -24,17 +24,28 @@ def segment_paths(results: Path) -> tuple[list[Path], list[Path]]:
     return sorted((audio / "segments").glob("shard-*.parquet")), sorted((audio / "features").glob("shard-*.parquet"))
 
 
-def synthesized_sets(results: Path) -> dict[str, dict[str, np.ndarray]]:
+def synthesized_sets(results: Path, wanted: set[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Every results/loopnet/test/<set>.parquet: set name -> segment id -> int16 PCM, Griffin-Lim
-    first, then the variants by name."""
-    from loopgen.loopnet import pcm_matrix, read_set
+    first, then the variants by name; only the segments in `wanted` (all when None), decoded a
+    batch at a time (a paper-scale set is 290 MB and the page shows a few bars of it)."""
+    from loopgen.loopnet import SYNTH_SCHEMA
+    from loopgen.tables import iter_batches
 
-    paths = sorted((results / "loopnet" / "test").glob("*.parquet"), key=lambda p: (p.stem != GRIFFIN_LIM, p.stem))
     sets = {}
-    for path in paths:
-        table = read_set(path)
-        sets[path.stem] = dict(zip(table["segment_id"].to_pylist(), pcm_matrix(table)))
+    for path in synthesized_paths(results):
+        rows = {}
+        for batch in iter_batches(path, SYNTH_SCHEMA, ["segment_id", "pcm"], 256):
+            ids = batch["segment_id"].to_pylist()
+            keep = [k for k, segment_id in enumerate(ids) if wanted is None or segment_id in wanted]
+            if keep:
+                pcm = np.asarray(batch["pcm"].take(keep).flatten(), np.int16).reshape(len(keep), -1)
+                rows.update(zip([ids[k] for k in keep], pcm))
+        sets[path.stem] = rows
     return sets
+
+
+def synthesized_paths(results: Path) -> list[Path]:
+    return sorted((results / "loopnet" / "test").glob("*.parquet"), key=lambda p: (p.stem != GRIFFIN_LIM, p.stem))
 
 
 def variants(results: Path) -> list[str]:
@@ -50,11 +61,15 @@ def _audio_cell(out: Path, stem: str, pcm: np.ndarray, rate: int, kind: str, cap
 
 
 def test_grid(results: Path, out: Path, n_rows: int) -> str:
-    from loopgen.loopnet import SAMPLE_RATE, read_segment_audio
+    from loopgen.loopnet import SAMPLE_RATE, SYNTH_SCHEMA, read_segment_audio
+    from loopgen.tables import read_table
 
     real = read_segment_audio(segment_paths(results)[0], split="test")
-    sets = {REAL: dict(zip(real.segment_id, real.pcm)), **synthesized_sets(results)}
-    ids = [i for i in real.segment_id if all(i in pcms for pcms in sets.values())][:n_rows]
+    in_sets = [
+        set(read_table(p, SYNTH_SCHEMA, ["segment_id"])["segment_id"].to_pylist()) for p in synthesized_paths(results)
+    ]
+    ids = [i for i in real.segment_id if all(i in segments for segments in in_sets)][:n_rows]
+    sets = {REAL: dict(zip(real.segment_id, real.pcm)), **synthesized_sets(results, set(ids))}
     rows = []
     for k, segment_id in enumerate(ids):
         rows.append(

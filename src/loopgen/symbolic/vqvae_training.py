@@ -66,7 +66,7 @@ class _VQVAETrainer(EpochTrainer):
         return {
             "perplexity": codebook_perplexity(counts),
             "unused_codes": int((counts == 0).sum()),
-            "dead_codes": self.model.codebook.last_restarts,
+            "dead_codes": int(self.model.codebook.last_restarts),
         }
 
 
