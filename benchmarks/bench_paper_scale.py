@@ -97,24 +97,17 @@ def scaled_config(fraction: float, audio_loops: int, epochs: int) -> dict:
     return config
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """This repository's workflow run by this Python in `workdir`, with `args`."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+
+
 def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(scaled_config(fraction, audio_loops, epochs)))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--rerun-triggers",
-        "mtime",
-        "--",
-        "all",
-    ]  # mtime: see --reuse-audio
+    cmd = snakemake_command(
+        workdir, "--cores", str(cores), "--rerun-triggers", "mtime", "--", "all"
+    )  # mtime: see --reuse-audio
     started = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as out:
         result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -127,20 +120,7 @@ def run(fraction: float, audio_loops: int, workdir: Path, cores: int, epochs: in
 def planned(workdir: Path) -> str:
     """Every job of the run as Snakemake plans it from scratch (-n -F), with its resources."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "-n",
-            "-F",
-            "--cores",
-            "2",
-            "all",
-        ],
+        snakemake_command(workdir, "-n", "-F", "--cores", "2", "all"),
         capture_output=True,
         text=True,
         check=True,
@@ -230,19 +210,7 @@ def paper_dry_run(workdir: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(folder),
-            "-n",
-            "--cores",
-            "1",
-            "all",
-        ],
+        snakemake_command(folder, "-n", "--cores", "1", "all"),
         capture_output=True,
         text=True,
         check=True,
@@ -280,18 +248,7 @@ def project(rule, runs, jobs_full: int, floor: dict) -> dict:
 def rule_graph(workdir: Path) -> dict[str, set[str]]:
     """rule -> the rules it needs (snakemake --rulegraph)."""
     dot = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--rulegraph",
-            "-F",
-            "all",
-        ],
+        snakemake_command(workdir, "--rulegraph", "-F", "all"),
         capture_output=True,
         text=True,
         check=True,
